@@ -1,0 +1,215 @@
+// Fluxloopgen instruments Go functions marked with fluxloop directives so
+// that every call records an observation with the fluxloop runtime.
+//
+// Mark the entry point of an agent run with //fluxloop:agent and the steps
+// inside it with //fluxloop:trace, as a line of the function's doc comment:
+//
+//	//fluxloop:agent
+//	func Answer(ctx context.Context, question string) (string, error) { ... }
+//
+//	//fluxloop:trace name=search type=tool capture=input
+//	func (s *Store) Search(ctx context.Context, q string) ([]Doc, error) { ... }
+//
+// Options: name= (default: the function's name, or Type.Method), type= (span,
+// agent, chain, tool, generation, event, evaluation; default agent for
+// //fluxloop:agent and span for //fluxloop:trace), capture= (all, input,
+// output, none; default all). Like //go: directives, a directive has no space
+// after the slashes: "// fluxloop:trace" is an ordinary comment.
+//
+// Usage:
+//
+//	fluxloopgen [flags] [packages]
+//
+// The packages are go list patterns (default "."). Fluxloopgen rewrites the
+// files that hold directives in place, all of them or none, and only those
+// whose content changes. A second run changes nothing; -remove restores the
+// original source. The flags are:
+//
+//	-l        list the files that would change; write nothing
+//	-d        print the changes as a unified diff; write nothing
+//	-check    exit 1 if any file would change (a CI gate); write nothing
+//	-remove   strip the instrumentation instead of adding it
+//	-tags t   comma-separated build tags, as for go build
+//	-gomod    add github.com/fluxloop/fluxloop-go to go.mod when the module
+//	          does not require it yet (default true; with -gomod=false,
+//	          fluxloopgen stops and prints the go get command to run)
+//	-v        report what was instrumented and what was skipped
+//	-version  print the version and exit
+//
+// Exit status: 0 on success, 1 when -check finds files to change, 2 on
+// errors. Errors name the place in the source (file.go:12:3: message) and
+// nothing is written.
+//
+// From go:generate, with fluxloopgen tracked as a tool of the module
+// (go get -tool github.com/fluxloop/fluxloop-go/cmd/fluxloopgen):
+//
+//	//go:generate go tool fluxloopgen
+//
+// or without the tool directive:
+//
+//	//go:generate go run github.com/fluxloop/fluxloop-go/cmd/fluxloopgen@latest
+//
+// As a Makefile pre-build step:
+//
+//	build:
+//		go tool fluxloopgen ./...
+//		go build ./...
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/fluxloop/fluxloop-go/generator"
+	"github.com/fluxloop/fluxloop-go/internal/diff"
+)
+
+// version is set with -ldflags "-X main.version=..." for release builds;
+// otherwise it comes from the module's build information.
+var version string
+
+const usage = `usage: fluxloopgen [flags] [packages]
+
+Instruments the functions marked //fluxloop:agent or //fluxloop:trace in the
+packages (go list patterns, default ".") and rewrites their files in place.
+
+Flags:
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fluxloopgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		list     = fs.Bool("l", false, "list the files that would change; write nothing")
+		showDiff = fs.Bool("d", false, "print the changes as a unified diff; write nothing")
+		check    = fs.Bool("check", false, "exit 1 if any file would change; write nothing")
+		remove   = fs.Bool("remove", false, "strip the instrumentation instead of adding it")
+		tags     = fs.String("tags", "", "comma-separated build tags")
+		gomod    = fs.Bool("gomod", true, "add github.com/fluxloop/fluxloop-go to go.mod when missing")
+		verbose  = fs.Bool("v", false, "report what was instrumented and what was skipped")
+		showVer  = fs.Bool("version", false, "print the version and exit")
+	)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVer {
+		fmt.Fprintln(stdout, "fluxloopgen", toolVersion())
+		return 0
+	}
+	opts := generator.Options{Patterns: fs.Args(), Remove: *remove}
+	if *tags != "" {
+		opts.Tags = strings.Split(*tags, ",")
+	}
+	if *verbose {
+		opts.Log = stderr
+	}
+	res, err := generator.Generate(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s\n", prefixLines(err.Error()))
+		return 2
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "fluxloopgen: %s\n", w)
+	}
+	cwd, _ := os.Getwd()
+	dryRun := *list || *showDiff || *check
+	for _, c := range res.Changes {
+		name := displayPath(cwd, c.Path)
+		if *list {
+			fmt.Fprintln(stdout, name)
+		}
+		if *showDiff {
+			stdout.Write(diff.Unified(name+".orig", name, c.Old, c.New))
+		}
+	}
+	if *verbose {
+		verb := "instrumented"
+		if *remove {
+			verb = "stripped"
+		}
+		fmt.Fprintf(stderr, "fluxloopgen: %s %d functions; %d files to change\n", verb, res.Functions, len(res.Changes))
+	}
+	if *check {
+		if len(res.Changes) > 0 {
+			if !*list && !*showDiff {
+				for _, c := range res.Changes {
+					fmt.Fprintf(stderr, "fluxloopgen: %s is not up to date; run fluxloopgen\n", displayPath(cwd, c.Path))
+				}
+			}
+			return 1
+		}
+		return 0
+	}
+	if dryRun || len(res.Changes) == 0 {
+		return 0
+	}
+	if !*remove {
+		if err := generator.RequireRuntime(ctx, ".", toolVersion(), os.Environ(), *gomod); err != nil {
+			fmt.Fprintf(stderr, "fluxloopgen: %v\n", err)
+			return 2
+		}
+	}
+	if err := generator.Write(res.Changes); err != nil {
+		fmt.Fprintf(stderr, "fluxloopgen: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// toolVersion is the version of the fluxloop-go module this binary was built
+// from.
+func toolVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if bi.Main.Path == generator.ModulePath {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == generator.ModulePath {
+			return d.Version
+		}
+	}
+	return "(devel)"
+}
+
+func displayPath(cwd, path string) string {
+	if cwd != "" && strings.HasPrefix(path, cwd+string(os.PathSeparator)) {
+		return path[len(cwd)+1:]
+	}
+	return path
+}
+
+// prefixLines leaves positioned messages as they are (file:line:col: msg)
+// and prefixes any other line with the command name.
+func prefixLines(msg string) string {
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, ".go:") {
+			lines[i] = "fluxloopgen: " + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,134 @@
+package generator
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"go/token"
+	"io"
+	"path/filepath"
+	"strings"
+)
+
+// RuntimePath is the import path of the package generated code calls.
+const RuntimePath = "github.com/fluxloop/fluxloop-go/runtime"
+
+// ModulePath is the module that provides RuntimePath.
+const ModulePath = "github.com/fluxloop/fluxloop-go"
+
+// Options configures a run of the generator.
+type Options struct {
+	// Dir is the directory the packages are loaded from (default: the
+	// current directory).
+	Dir string
+	// Patterns are go list patterns (default ".").
+	Patterns []string
+	// Tags are extra build tags, as for go build -tags.
+	Tags []string
+	// Env is the environment of the go command (default: os.Environ()).
+	Env []string
+	// Remove strips instrumentation instead of adding it, restoring the
+	// source the generator was run on.
+	Remove bool
+	// Log receives progress notes (-v). Nil means silent.
+	Log io.Writer
+}
+
+func (o *Options) patterns() []string {
+	if len(o.Patterns) == 0 {
+		return []string{"."}
+	}
+	return o.Patterns
+}
+
+func (o *Options) absDir() string {
+	dir := o.Dir
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	return abs
+}
+
+func buildFlags(o *Options) []string {
+	if len(o.Tags) == 0 {
+		return nil
+	}
+	return []string{"-tags=" + strings.Join(o.Tags, ",")}
+}
+
+// A Change is the new content of one file.
+type Change struct {
+	Path string // absolute path
+	Old  []byte
+	New  []byte
+}
+
+// Result is what a run computed. Nothing has been written yet: pass
+// Changes to Write.
+type Result struct {
+	Changes []Change
+	// Functions counts the functions instrumented (or, with Remove, the
+	// functions whose instrumentation was removed).
+	Functions int
+	// Warnings are notes about files that were skipped.
+	Warnings []string
+}
+
+// Generate loads the packages, finds the directives and computes the
+// rewritten files. It reports every problem it finds in the source as an
+// ErrorList (file:line:col: message) and, in that case, returns no changes:
+// a run changes all files or none.
+func Generate(ctx context.Context, opts Options) (res *Result, err error) {
+	defer func() {
+		// The generator must never crash on any input: turn a bug into an
+		// error that names it.
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("internal error (please report it): %v", p)
+		}
+	}()
+	pkgs, err := load(ctx, &opts)
+	if err != nil {
+		return nil, err
+	}
+	res = &Result{}
+	var errs ErrorList
+	for _, pf := range pkgs {
+		g := newPackageRewriter(pf, &opts)
+		for _, f := range pf.files {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			out, n, err := g.rewriteFile(f)
+			var list ErrorList
+			if errors.As(err, &list) {
+				errs = append(errs, list...)
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("rewrite %s: %w", relPath(opts.absDir(), f.path), err)
+			}
+			res.Functions += n
+			if out != nil && !bytes.Equal(out, f.src) {
+				res.Changes = append(res.Changes, Change{Path: f.path, Old: f.src, New: out})
+			}
+		}
+		res.Warnings = append(res.Warnings, pf.warnings...)
+		res.Warnings = append(res.Warnings, g.warnings...)
+	}
+	if len(errs) > 0 {
+		return nil, errs.sort()
+	}
+	return res, nil
+}
+
+// errorf makes a positioned error for a file of the run.
+func (g *packageRewriter) errorf(pos token.Pos, format string, args ...any) *Error {
+	p := g.fset.Position(pos)
+	p.Filename = relPath(g.opts.absDir(), p.Filename)
+	return &Error{Pos: p, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,372 @@
+package generator_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/fluxloop/fluxloop-go/generator"
+	"github.com/fluxloop/fluxloop-go/internal/diff"
+	"golang.org/x/tools/txtar"
+)
+
+var update = flag.Bool("update", false, "rewrite the want files of the golden cases")
+
+// repoRoot is the root of the fluxloop-go module, which temporary modules
+// replace github.com/fluxloop/fluxloop-go with.
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// newModule makes a temporary module that requires the local fluxloop-go.
+func newModule(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	root := repoRoot(t)
+	gomod := "module example.com/golden\n\ngo 1.26\n\nrequire github.com/fluxloop/fluxloop-go v0.0.0\n\nreplace github.com/fluxloop/fluxloop-go => " + root + "\n"
+	writeFile(t, filepath.Join(dir, "go.mod"), []byte(gomod))
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "go.sum"), sum)
+	return dir
+}
+
+func writeFile(t testing.TB, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// goldenCase is one testdata/golden/*.txtar archive: input/ files, and
+// either want/ files or a stderr file with the expected errors.
+type goldenCase struct {
+	name    string
+	path    string
+	archive *txtar.Archive
+	input   map[string][]byte
+	want    map[string][]byte
+	stderr  string
+	hasErr  bool
+	// warnings, when the archive has a warnings file, are the expected
+	// notes about skipped files, one a line.
+	warnings    string
+	hasWarnings bool
+}
+
+func readCases(t *testing.T) []*goldenCase {
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "golden", "*.txtar"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	var cases []*goldenCase
+	for _, f := range files {
+		a, err := txtar.ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &goldenCase{
+			name:    strings.TrimSuffix(filepath.Base(f), ".txtar"),
+			path:    f,
+			archive: a,
+			input:   map[string][]byte{},
+			want:    map[string][]byte{},
+		}
+		for _, af := range a.Files {
+			switch {
+			case strings.HasPrefix(af.Name, "input/"):
+				c.input[strings.TrimPrefix(af.Name, "input/")] = af.Data
+			case strings.HasPrefix(af.Name, "want/"):
+				c.want[strings.TrimPrefix(af.Name, "want/")] = af.Data
+			case af.Name == "stderr":
+				c.stderr, c.hasErr = string(af.Data), true
+			case af.Name == "warnings":
+				c.warnings, c.hasWarnings = string(af.Data), true
+			default:
+				t.Fatalf("%s: unexpected file %s in archive", f, af.Name)
+			}
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// TestGolden runs every golden case: the generated files must match want/
+// (or the run must fail with exactly stderr and write nothing); the output
+// fed back in must not change (idempotence); -remove must restore the input
+// byte for byte; and every generated package must compile and pass go vet.
+func TestGolden(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads packages with the go command")
+	}
+	mod := newModule(t)
+	t.Setenv("GOFLAGS", "-mod=mod") // let the go command fill in go.mod
+	ctx := context.Background()
+	var built []string
+	for _, c := range readCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(mod, c.name)
+			for name, data := range c.input {
+				if strings.HasSuffix(name, ".go") {
+					if formatted, err := format.Source(data); err == nil && !bytes.Equal(formatted, data) {
+						t.Fatalf("input/%s is not gofmt'd: the generator's output is, so fix the case", name)
+					}
+				}
+				writeFile(t, filepath.Join(dir, name), data)
+			}
+			opts := generator.Options{Dir: dir, Patterns: []string{"."}}
+			res, err := generator.Generate(ctx, opts)
+			if c.hasErr {
+				checkError(t, c, err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("generate: %v", err)
+			}
+			if c.hasWarnings {
+				if got := strings.Join(res.Warnings, "\n") + "\n"; got != c.warnings {
+					t.Errorf("warnings differ\ngot:\n%s\nwant:\n%s", got, c.warnings)
+				}
+			}
+			got := map[string][]byte{}
+			for name, data := range c.input {
+				got[name] = data
+			}
+			for _, ch := range res.Changes {
+				got[rel(t, dir, ch.Path)] = ch.New
+			}
+			if *update {
+				updateWant(t, c, got)
+			} else {
+				compareFiles(t, "generate", c.want, got)
+			}
+			for name, data := range got {
+				if strings.HasSuffix(name, ".go") {
+					checkLines(t, name, c.input[name], data)
+				}
+			}
+			if err := generator.Write(res.Changes); err != nil {
+				t.Fatal(err)
+			}
+			again, err := generator.Generate(ctx, opts)
+			if err != nil {
+				t.Fatalf("second run: %v", err)
+			}
+			for _, ch := range again.Changes {
+				name := rel(t, dir, ch.Path)
+				t.Errorf("second run changed %s (not idempotent):\n%s", name, diff.Unified(name+".first", name+".second", ch.Old, ch.New))
+			}
+			opts.Remove = true
+			removed, err := generator.Generate(ctx, opts)
+			if err != nil {
+				t.Fatalf("remove: %v", err)
+			}
+			restored := map[string][]byte{}
+			for name, data := range got {
+				restored[name] = data
+			}
+			for _, ch := range removed.Changes {
+				restored[rel(t, dir, ch.Path)] = ch.New
+			}
+			compareFiles(t, "remove", c.input, restored)
+			built = append(built, "./"+c.name)
+		})
+	}
+	if len(built) == 0 || t.Failed() {
+		return
+	}
+	// Every golden output is compiled and vetted, in one go command run.
+	for _, args := range [][]string{{"build"}, {"vet"}} {
+		cmd := exec.Command("go", append(args, built...)...)
+		cmd.Dir = mod
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("go %s of the generated code: %v\n%s", args[0], err, out)
+		}
+	}
+}
+
+func checkError(t *testing.T, c *goldenCase, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("generate succeeded, want errors:\n%s", c.stderr)
+	}
+	got := err.Error() + "\n"
+	if *update {
+		c.stderr = got
+		updateWant(t, c, nil)
+		return
+	}
+	if got != c.stderr {
+		t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, c.stderr)
+	}
+}
+
+func rel(t *testing.T, dir, path string) string {
+	r, err := filepath.Rel(dir, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.ToSlash(r)
+}
+
+func compareFiles(t *testing.T, stage string, want, got map[string][]byte) {
+	t.Helper()
+	for _, name := range sortedNames(want, got) {
+		w, g := want[name], got[name]
+		if !bytes.Equal(w, g) {
+			t.Errorf("%s: %s differs:\n%s", stage, name, diff.Unified(name+".want", name+".got", w, g))
+		}
+	}
+}
+
+func sortedNames(maps ...map[string][]byte) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, m := range maps {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				names = append(names, k)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// updateWant rewrites the archive with the current output (-update).
+func updateWant(t *testing.T, c *goldenCase, got map[string][]byte) {
+	t.Helper()
+	a := &txtar.Archive{Comment: c.archive.Comment}
+	for _, name := range sortedNames(c.input) {
+		a.Files = append(a.Files, txtar.File{Name: "input/" + name, Data: c.input[name]})
+	}
+	if c.hasWarnings {
+		a.Files = append(a.Files, txtar.File{Name: "warnings", Data: []byte(c.warnings)})
+	}
+	if c.hasErr {
+		a.Files = append(a.Files, txtar.File{Name: "stderr", Data: []byte(c.stderr)})
+	} else {
+		for _, name := range sortedNames(got) {
+			a.Files = append(a.Files, txtar.File{Name: "want/" + name, Data: got[name]})
+		}
+	}
+	if err := os.WriteFile(c.path, txtar.Format(a), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkLines asserts //line fidelity: every identifier of the input is, in
+// the output, at the same line as the compiler sees it (line directives
+// applied), so compiler errors and stack traces name the user's lines.
+func checkLines(t *testing.T, name string, input, output []byte) {
+	t.Helper()
+	in := userIdents(t, name, input)
+	out := userIdents(t, name, output)
+	if len(in) != len(out) {
+		t.Errorf("%s: %d identifiers in the input, %d in the output", name, len(in), len(out))
+		return
+	}
+	for i := range in {
+		if in[i] != out[i] {
+			t.Errorf("%s: identifier %s at line %d in the input is %s at line %d in the output", name, in[i].name, in[i].line, out[i].name, out[i].line)
+			return
+		}
+	}
+}
+
+type identLine struct {
+	name string
+	line int
+}
+
+// userIdents lists the identifiers of a file with their lines, leaving out
+// imports, the generated sites and statements, generated names, and blanks.
+func userIdents(t *testing.T, name string, src []byte) []identLine {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []identLine
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GenDecl:
+			if n.Tok == token.IMPORT {
+				return false
+			}
+			if vs, ok := n.Specs[0].(*ast.ValueSpec); ok && strings.HasPrefix(vs.Names[0].Name, "__fluxloop") {
+				return false
+			}
+		case *ast.BlockStmt:
+			// Skip the injected statements at the top of a body.
+			for _, s := range n.List {
+				if isInjected(s) {
+					continue
+				}
+				ast.Inspect(s, func(m ast.Node) bool {
+					switch m := m.(type) {
+					case *ast.SelectorExpr:
+						if x, ok := m.X.(*ast.Ident); ok && x.Name == "fluxloop" && m.Sel.Name == "Follow" {
+							return false
+						}
+					case *ast.Ident:
+						out = appendIdent(out, fset, m)
+					}
+					return true
+				})
+			}
+			return false
+		case *ast.SelectorExpr:
+			if x, ok := n.X.(*ast.Ident); ok && x.Name == "fluxloop" && n.Sel.Name == "Follow" {
+				return false
+			}
+		case *ast.Ident:
+			out = appendIdent(out, fset, n)
+		}
+		return true
+	})
+	return out
+}
+
+func appendIdent(out []identLine, fset *token.FileSet, id *ast.Ident) []identLine {
+	if id.Name == "_" || strings.HasPrefix(id.Name, "__fluxloop") || id.Name == "Follow" {
+		return out
+	}
+	return append(out, identLine{id.Name, fset.Position(id.Pos()).Line})
+}
+
+func isInjected(s ast.Stmt) bool {
+	var found bool
+	ast.Inspect(s, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == "__fluxloopSpan" {
+			found = true
+		}
+		return !found
+	})
+	if !found {
+		return false
+	}
+	switch s.(type) {
+	case *ast.AssignStmt, *ast.IfStmt:
+		return true
+	}
+	return false
+}

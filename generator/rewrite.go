@@ -1,0 +1,379 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/dave/dst"
+	"github.com/dave/dst/decorator"
+	"golang.org/x/tools/go/packages"
+)
+
+// Generated identifiers all start with reservedPrefix; user code may not use
+// it, so generated names never clash with user names.
+const (
+	reservedPrefix    = "__fluxloop"
+	spanVar           = "__fluxloopSpan"
+	panicVar          = "__fluxloopPanic"
+	ctxVar            = "__fluxloopCtx"
+	sitePrefix        = "__fluxloopSite_"
+	paramPrefix       = "__fluxloopP"      // names an unnamed parameter
+	blankParamPrefix  = "__fluxloopBlankP" // renames a blank context parameter
+	resultPrefix      = "__fluxloopR"      // names an unnamed result
+	blankResultPrefix = "__fluxloopBlankR" // renames a blank result
+	runtimeAlias      = "__fluxloop"       // import name when "fluxloop" is taken
+	runtimeName       = "fluxloop"         // the runtime's package name
+	pkgPlaceholder    = "__fluxloopPkg"    // stands for the runtime in templates
+)
+
+// sitesComment introduces the block of observation sites at the end of a file.
+const sitesComment = "// Observation sites of the functions above, written by fluxloopgen."
+
+// packageRewriter rewrites the files of one package.
+type packageRewriter struct {
+	pf       *packageFiles
+	opts     *Options
+	fset     *token.FileSet
+	taken    map[string]bool // site variable names already given out
+	warnings []string
+}
+
+func newPackageRewriter(pf *packageFiles, opts *Options) *packageRewriter {
+	g := &packageRewriter{pf: pf, opts: opts, taken: map[string]bool{}}
+	if len(pf.files) > 0 {
+		g.fset = pf.files[0].pkg.Fset
+	}
+	return g
+}
+
+// rewriteFile strips the instrumentation of f and, unless removing,
+// instruments every function that has a directive. It returns the new
+// source and the number of functions instrumented (or stripped).
+func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
+	var errs ErrorList
+	errf := func(pos token.Pos, format string, args ...any) {
+		errs = append(errs, g.errorf(pos, format, args...))
+	}
+	dirs := findDirectives(f.ast, errf)
+	if len(errs) > 0 {
+		return nil, 0, errs
+	}
+	if ast.IsGenerated(f.ast) {
+		if len(dirs) > 0 {
+			g.warn(f, "skipped: generated file (its generator would overwrite the instrumentation)")
+		}
+		return nil, 0, nil
+	}
+	dec := decorator.NewDecoratorFromPackage(f.pkg)
+	df, err := dec.DecorateFile(f.ast)
+	if err != nil {
+		return nil, 0, fmt.Errorf("decorate: %w", err)
+	}
+	injected := map[*ast.FuncDecl]int{} // statements injected by an earlier run
+	stripped := 0
+	for _, decl := range f.ast.Decls {
+		if fd, ok := decl.(*ast.FuncDecl); ok {
+			if fd.Body == nil {
+				continue
+			}
+			lbrace := g.fset.Position(fd.Body.Lbrace).Line
+			if n := stripFunc(dec.Dst.Nodes[fd].(*dst.FuncDecl), lbrace); n > 0 {
+				injected[fd] = n
+				stripped++
+			}
+		}
+	}
+	stripSites(df)
+	removeUnusedRuntimeImport(df)
+	// Any identifier left with the reserved prefix is the user's; report
+	// each name once, where it first appears.
+	reported := map[string]bool{}
+	dst.Inspect(df, func(n dst.Node) bool {
+		if id, ok := n.(*dst.Ident); ok && strings.HasPrefix(id.Name, reservedPrefix) && !reported[id.Name] {
+			reported[id.Name] = true
+			if an, ok := dec.Ast.Nodes[id]; ok {
+				errf(an.Pos(), "identifier %s uses the prefix %s, which fluxloopgen reserves for generated code; rename it", id.Name, reservedPrefix)
+			}
+		}
+		return true
+	})
+	if len(errs) > 0 {
+		return nil, 0, errs
+	}
+	count := stripped
+	if !g.opts.Remove {
+		count = 0
+		fr := &fileRewriter{g: g, f: f, dec: dec, df: df, injected: injected}
+		name, err := fr.runtimeName(dirs)
+		if err != nil {
+			return nil, 0, err
+		}
+		fr.pkgName = name
+		for _, decl := range f.ast.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || dirs[fd] == nil {
+				continue
+			}
+			if err := fr.instrument(fd, dirs[fd]); err != nil {
+				errs = append(errs, err.(*Error))
+				continue
+			}
+			count++
+		}
+		if len(errs) > 0 {
+			return nil, 0, errs
+		}
+		fr.addSites()
+	}
+	var buf bytes.Buffer
+	res := decorator.NewRestorerWithImports(f.pkg.PkgPath, importNamesOf(f.pkg))
+	if err := res.Fprint(&buf, df); err != nil {
+		return nil, 0, fmt.Errorf("print: %w", err)
+	}
+	return unindentLineDirectives(buf.Bytes()), count, nil
+}
+
+// lineDirectiveRE matches the //line directives generated code carries,
+// after the printer indented them.
+var lineDirectiveRE = regexp.MustCompile(`(?m)^\t+(//line :[0-9]+:1)$`)
+
+// unindentLineDirectives moves generated //line directives to column 1,
+// where the compiler looks for them. The printer indents comments that the
+// restorer placed, but leaves a //line comment at column 1 where it is, so
+// the result is still gofmt'd.
+func unindentLineDirectives(src []byte) []byte {
+	return lineDirectiveRE.ReplaceAll(src, []byte("$1"))
+}
+
+func (g *packageRewriter) warn(f *sourceFile, msg string) {
+	g.warnings = append(g.warnings, fmt.Sprintf("%s: %s", relPath(g.opts.absDir(), f.path), msg))
+}
+
+// importNames resolves import paths to package names for the restorer.
+type importNames map[string]string
+
+func (m importNames) ResolvePackage(path string) (string, error) {
+	if n, ok := m[path]; ok {
+		return n, nil
+	}
+	return "", fmt.Errorf("package %s is not imported", path)
+}
+
+func importNamesOf(p *packages.Package) importNames {
+	m := importNames{RuntimePath: runtimeName}
+	for path, imp := range p.Imports {
+		m[path] = imp.Name
+		m[imp.PkgPath] = imp.Name
+	}
+	return m
+}
+
+// fileRewriter instruments the functions of one file.
+type fileRewriter struct {
+	g        *packageRewriter
+	f        *sourceFile
+	dec      *decorator.Decorator
+	df       *dst.File
+	injected map[*ast.FuncDecl]int
+	pkgName  string   // the name generated code uses for the runtime
+	sites    []string // site variable specs, as source
+}
+
+func (fr *fileRewriter) errorf(pos token.Pos, format string, args ...any) *Error {
+	return fr.g.errorf(pos, format, args...)
+}
+
+// runtimeName picks the name under which the file refers to the runtime: the
+// name of an existing import, else "fluxloop" unless something in scope of
+// an instrumented function already has that name, else a reserved alias.
+// It also adds the import, as its own group at the end of the import block.
+func (fr *fileRewriter) runtimeName(dirs map[*ast.FuncDecl]*Directive) (string, error) {
+	info := fr.f.pkg.TypesInfo
+	for _, spec := range fr.df.Imports {
+		path, _ := strconv.Unquote(spec.Path.Value)
+		if path != RuntimePath {
+			continue
+		}
+		name := runtimeName
+		if spec.Name != nil {
+			name = spec.Name.Name
+		}
+		if name == "_" || name == "." {
+			return "", fr.errorf(fr.dec.Ast.Nodes[spec].Pos(), "the runtime is imported as %s; import it with a name so generated code can use it", name)
+		}
+		return name, nil
+	}
+	name := runtimeName
+	for fd := range dirs {
+		scope := info.Scopes[fd.Type]
+		if scope == nil || fd.Body == nil {
+			continue
+		}
+		if _, obj := scope.LookupParent(name, fd.Body.Lbrace); obj != nil && !isRuntimeImport(obj) {
+			name = runtimeAlias
+			break
+		}
+	}
+	if len(dirs) > 0 {
+		addRuntimeImport(fr.df, name)
+		fr.restoreLinesAfterImports()
+	}
+	return name, nil
+}
+
+// restoreLinesAfterImports puts a //line directive before the first
+// declaration after the imports, so that the lines the runtime import added
+// do not shift the line numbers of the code below it. The directive stands
+// apart, followed by an empty line, so no doc comment absorbs it.
+func (fr *fileRewriter) restoreLinesAfterImports() {
+	var first ast.Decl
+	for _, decl := range fr.f.ast.Decls {
+		if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.IMPORT {
+			continue
+		}
+		first = decl
+		break
+	}
+	if first == nil {
+		return
+	}
+	pos := first.Pos()
+	if fd, ok := first.(*ast.FuncDecl); ok && fd.Doc != nil {
+		pos = fd.Doc.Pos()
+	}
+	if gd, ok := first.(*ast.GenDecl); ok && gd.Doc != nil {
+		pos = gd.Doc.Pos()
+	}
+	// Comments between the imports and the declaration belong to it.
+	after := fr.f.ast.Name.End()
+	for _, decl := range fr.f.ast.Decls {
+		if decl == first {
+			break
+		}
+		after = decl.End()
+	}
+	for _, cg := range fr.f.ast.Comments {
+		if cg.Pos() > after && cg.Pos() < pos && !strings.HasPrefix(cg.List[0].Text, "//line ") {
+			pos = cg.Pos()
+			break
+		}
+	}
+	line := fr.g.fset.Position(pos).Line - 1 // the empty line after the directive
+	decs := fr.dec.Dst.Nodes[first].Decorations()
+	decs.Start.Prepend(lineDirective(line), "\n")
+}
+
+// stripLinesAfterImports removes the directive restoreLinesAfterImports added.
+func stripLinesAfterImports(df *dst.File) {
+	for _, decl := range df.Decls {
+		if gd, ok := decl.(*dst.GenDecl); ok && gd.Tok == token.IMPORT {
+			continue
+		}
+		start := &decl.Decorations().Start
+		if len(*start) >= 2 && strings.HasPrefix((*start)[0], "//line :") && (*start)[1] == "\n" {
+			*start = (*start)[2:]
+		}
+		return
+	}
+}
+
+// isRuntimeImport reports whether obj is an import of the runtime, left by
+// an earlier run.
+func isRuntimeImport(obj types.Object) bool {
+	pn, ok := obj.(*types.PkgName)
+	return ok && pn.Imported().Path() == RuntimePath
+}
+
+// addRuntimeImport adds the runtime import as a dst node, so the restorer
+// manages it like any other import. It goes at the end of a parenthesised
+// import block, in a group of its own, or into a declaration of its own;
+// either way the user's imports keep their layout and removing it restores
+// the file exactly.
+func addRuntimeImport(df *dst.File, name string) {
+	spec := &dst.ImportSpec{
+		Name: dst.NewIdent(name),
+		Path: &dst.BasicLit{Kind: token.STRING, Value: strconv.Quote(RuntimePath)},
+	}
+	lastImport := -1
+	for i, decl := range df.Decls {
+		gd, ok := decl.(*dst.GenDecl)
+		if !ok || gd.Tok != token.IMPORT {
+			break
+		}
+		lastImport = i
+		if gd.Lparen && !isCgoImport(gd) {
+			spec.Decs.Before = dst.EmptyLine
+			spec.Decs.After = dst.NewLine
+			gd.Specs = append(gd.Specs, spec)
+			df.Imports = append(df.Imports, spec)
+			return
+		}
+	}
+	gd := &dst.GenDecl{Tok: token.IMPORT, Specs: []dst.Spec{spec}}
+	gd.Decs.Before = dst.EmptyLine
+	gd.Decs.After = dst.EmptyLine
+	df.Decls = append(df.Decls[:lastImport+1], append([]dst.Decl{gd}, df.Decls[lastImport+1:]...)...)
+	df.Imports = append(df.Imports, spec)
+}
+
+func isCgoImport(gd *dst.GenDecl) bool {
+	for _, s := range gd.Specs {
+		if s.(*dst.ImportSpec).Path.Value == `"C"` {
+			return true
+		}
+	}
+	return false
+}
+
+// removeUnusedRuntimeImport deletes the runtime import when nothing in the
+// file refers to the runtime any more. Removing it here, rather than leaving
+// it to the restorer, keeps the user's import block exactly as it was.
+func removeUnusedRuntimeImport(df *dst.File) {
+	used := false
+	dst.Inspect(df, func(n dst.Node) bool {
+		if id, ok := n.(*dst.Ident); ok && id.Path == RuntimePath {
+			used = true
+		}
+		return !used
+	})
+	if used {
+		return
+	}
+	stripLinesAfterImports(df)
+	isRuntime := func(s dst.Spec) bool {
+		is, ok := s.(*dst.ImportSpec)
+		blank := is != nil && is.Name != nil && is.Name.Name == "_"
+		return ok && !blank && is.Path.Value == strconv.Quote(RuntimePath)
+	}
+	var decls []dst.Decl
+	for _, decl := range df.Decls {
+		gd, ok := decl.(*dst.GenDecl)
+		if ok && gd.Tok == token.IMPORT {
+			specs := gd.Specs[:0]
+			for _, s := range gd.Specs {
+				if !isRuntime(s) {
+					specs = append(specs, s)
+				}
+			}
+			gd.Specs = specs
+			if len(specs) == 0 {
+				continue
+			}
+		}
+		decls = append(decls, decl)
+	}
+	df.Decls = decls
+	imports := df.Imports[:0]
+	for _, s := range df.Imports {
+		if !isRuntime(s) {
+			imports = append(imports, s)
+		}
+	}
+	df.Imports = imports
+}
