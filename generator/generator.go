@@ -31,6 +31,10 @@ type Options struct {
 	// Remove strips instrumentation instead of adding it, restoring the
 	// source the generator was run on.
 	Remove bool
+	// AbsLineDirectives makes the //line directives name the source file.
+	// Set it when the output is compiled from another path (an overlay), so
+	// that every tool, go vet included, reports the source file.
+	AbsLineDirectives bool
 	// Log receives progress notes (-v). Nil means silent.
 	Log io.Writer
 }

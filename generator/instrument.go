@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -110,6 +111,13 @@ func (fr *fileRewriter) instrument(afd *ast.FuncDecl, d *Directive) error {
 	if name == "" {
 		name = defaultName(afd)
 	}
+	if afd.Doc != nil {
+		for _, c := range afd.Doc.List {
+			if strings.HasPrefix(c.Text, "//go:nosplit") {
+				return fr.errorf(c.Pos(), "cannot trace %s: it is //go:nosplit, and tracing needs calls that may grow the stack; remove one of the directives", afd.Name.Name)
+			}
+		}
+	}
 	if scope := info.Scopes[afd.Type]; scope != nil {
 		for _, b := range []string{"recover", "panic", "nil"} {
 			if _, obj := scope.LookupParent(b, afd.Body.Lbrace); obj == nil || obj.Parent() != types.Universe {
@@ -130,20 +138,20 @@ func (fr *fileRewriter) instrument(afd *ast.FuncDecl, d *Directive) error {
 		// later run still sees them as the brace's.
 		stmts[0].Decorations().Before = dst.EmptyLine
 	}
-	stmts[0].Decorations().Start.Prepend(lineDirective(first))
+	stmts[0].Decorations().Start.Prepend(fr.lineDirective(first))
 	if len(fd.Body.List) > 0 {
 		next := fd.Body.List[0].Decorations()
-		next.Start.Prepend(lineDirective(fr.firstUserLine(afd)))
+		next.Start.Prepend(fr.lineDirective(fr.firstUserLine(afd)))
 		rbrace := fr.g.fset.Position(afd.Body.Rbrace).Line
 		if fr.g.fset.Position(afd.Body.Lbrace).Line == rbrace {
 			// A one-line body now spans lines: map its closing brace back.
 			last := fd.Body.List[len(fd.Body.List)-1].Decorations()
-			last.End.Append("\n", lineDirective(rbrace))
+			last.End.Append("\n", fr.lineDirective(rbrace))
 		}
 	} else {
 		// An empty body: map the closing brace back to its line.
 		last := stmts[len(stmts)-1].Decorations()
-		last.End.Append("\n", lineDirective(fr.g.fset.Position(afd.Body.Rbrace).Line))
+		last.End.Append("\n", fr.lineDirective(fr.g.fset.Position(afd.Body.Rbrace).Line))
 	}
 	fr.handOverGoroutines(afd)
 	fd.Body.List = append(stmts, fd.Body.List...)
@@ -263,9 +271,21 @@ func stripGoroutines(body *dst.BlockStmt) {
 	})
 }
 
-func lineDirective(line int) string {
+// lineDirective maps the next line to line. In place, the directive names
+// no file ("//line :N:1" keeps the file's own name, which also keeps the
+// source portable); in an overlay the compiled file is a copy, so the
+// directive names the source file.
+func (fr *fileRewriter) lineDirective(line int) string {
+	if fr.g.opts.AbsLineDirectives {
+		return fmt.Sprintf("//line %s:%d:1", fr.f.path, line)
+	}
 	return fmt.Sprintf("//line :%d:1", line)
 }
+
+// generatedLineDirective matches the directives lineDirective writes.
+var generatedLineDirective = regexp.MustCompile(`^//line (.*):([0-9]+):1$`)
+
+func isLineDirective(text string) bool { return generatedLineDirective.MatchString(text) }
 
 // firstUserLine is the original line of the first thing in the body after
 // the injected statements: the first statement, or the comment group right
@@ -653,7 +673,7 @@ func stripFunc(fd *dst.FuncDecl, lbraceLine int) int {
 	stripGoroutines(fd.Body)
 	if len(fd.Body.List) > 0 {
 		decs := fd.Body.List[0].Decorations()
-		if len(decs.Start) > 0 && strings.HasPrefix(decs.Start[0], "//line :") {
+		if len(decs.Start) > 0 && isLineDirective(decs.Start[0]) {
 			if line, ok := directiveLine(decs.Start[0]); ok && line == lbraceLine && len(fd.Body.List) == 1 {
 				// The statement was on the brace's line: a one-line body.
 				decs.Before, decs.After = dst.None, dst.None
@@ -661,7 +681,7 @@ func stripFunc(fd *dst.FuncDecl, lbraceLine int) int {
 			decs.Start = decs.Start[1:]
 		}
 		last := fd.Body.List[len(fd.Body.List)-1].Decorations()
-		if k := len(last.End); k >= 2 && last.End[k-2] == "\n" && strings.HasPrefix(last.End[k-1], "//line :") {
+		if k := len(last.End); k >= 2 && last.End[k-2] == "\n" && isLineDirective(last.End[k-1]) {
 			last.End = last.End[:k-2]
 		}
 	}
@@ -694,13 +714,13 @@ func restoreNames(fl *dst.FieldList, unnamedPrefix, blankPrefix string) bool {
 	return unnamed
 }
 
-// directiveLine parses the line of a generated "//line :N:1" directive.
+// directiveLine parses the line of a generated //line directive.
 func directiveLine(text string) (int, bool) {
-	rest, ok := strings.CutPrefix(text, "//line :")
-	if !ok {
+	m := generatedLineDirective.FindStringSubmatch(text)
+	if m == nil {
 		return 0, false
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(rest, ":1"))
+	n, err := strconv.Atoi(m[2])
 	return n, err == nil
 }
 

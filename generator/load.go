@@ -54,7 +54,7 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", strings.Join(opts.patterns(), " "), err)
 	}
-	if err := packageErrors(listed, true); err != nil {
+	if err := packageErrors(listed, true, opts.absDir()); err != nil {
 		return nil, err
 	}
 	want := map[string]bool{}
@@ -96,7 +96,7 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", strings.Join(paths, " "), err)
 	}
-	if err := packageErrors(pkgs, false); err != nil {
+	if err := packageErrors(pkgs, false, opts.absDir()); err != nil {
 		return nil, err
 	}
 	return groupFiles(pkgs, cache, opts)
@@ -104,7 +104,7 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 
 // packageErrors turns the errors go/packages found into an ErrorList. When
 // listing only, type errors are not looked for.
-func packageErrors(pkgs []*packages.Package, listOnly bool) error {
+func packageErrors(pkgs []*packages.Package, listOnly bool, dir string) error {
 	var list ErrorList
 	var plain []string
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
@@ -113,13 +113,16 @@ func packageErrors(pkgs []*packages.Package, listOnly bool) error {
 				continue
 			}
 			if pos := parsePos(e.Pos); pos.IsValid() {
+				pos.Filename = relPath(dir, pos.Filename)
 				list = append(list, &Error{Pos: pos, Msg: e.Msg})
 			} else {
 				plain = append(plain, e.Msg)
 			}
 		}
 	})
-	if len(plain) > 0 {
+	// The go command reports a package that does not compile too, without
+	// a position; the type checker's positioned errors say it better.
+	if len(list) == 0 {
 		for _, m := range plain {
 			list = append(list, &Error{Msg: m})
 		}

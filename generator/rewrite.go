@@ -141,7 +141,7 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 
 // lineDirectiveRE matches the //line directives generated code carries,
 // after the printer indented them.
-var lineDirectiveRE = regexp.MustCompile(`(?m)^\t+(//line :[0-9]+:1)$`)
+var lineDirectiveRE = regexp.MustCompile(`(?m)^\t+(//line .*:[0-9]+:1)$`)
 
 // unindentLineDirectives moves generated //line directives to column 1,
 // where the compiler looks for them. The printer indents comments that the
@@ -266,7 +266,7 @@ func (fr *fileRewriter) restoreLinesAfterImports() {
 	}
 	line := fr.g.fset.Position(pos).Line - 1 // the empty line after the directive
 	decs := fr.dec.Dst.Nodes[first].Decorations()
-	decs.Start.Prepend(lineDirective(line), "\n")
+	decs.Start.Prepend(fr.lineDirective(line), "\n")
 }
 
 // stripLinesAfterImports removes the directive restoreLinesAfterImports added.
@@ -276,7 +276,7 @@ func stripLinesAfterImports(df *dst.File) {
 			continue
 		}
 		start := &decl.Decorations().Start
-		if len(*start) >= 2 && strings.HasPrefix((*start)[0], "//line :") && (*start)[1] == "\n" {
+		if len(*start) >= 2 && isLineDirective((*start)[0]) && (*start)[1] == "\n" {
 			*start = (*start)[2:]
 		}
 		return

@@ -88,6 +88,14 @@ func main() {
 
 // run is the whole command; it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "build", "run", "test", "vet":
+			return goWrapper(ctx, args[0], args[1:], stdout, stderr)
+		case "annotate":
+			return annotate(ctx, args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("fluxloopgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -97,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		remove   = fs.Bool("remove", false, "strip the instrumentation instead of adding it")
 		tags     = fs.String("tags", "", "comma-separated build tags")
 		gomod    = fs.Bool("gomod", true, "add github.com/fluxloop/fluxloop-go to go.mod when missing")
+		overlay  = fs.String("overlay", "", "write instrumented copies and an overlay.json for go build -overlay into `dir`; sources stay untouched")
 		verbose  = fs.Bool("v", false, "report what was instrumented and what was skipped")
 		showVer  = fs.Bool("version", false, "print the version and exit")
 	)
@@ -114,9 +123,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "fluxloopgen", toolVersion())
 		return 0
 	}
-	opts := generator.Options{Patterns: fs.Args(), Remove: *remove}
+	opts := generator.Options{Patterns: fs.Args(), Remove: *remove, AbsLineDirectives: *overlay != ""}
 	if *tags != "" {
-		opts.Tags = strings.Split(*tags, ",")
+		opts.Tags = splitTags(*tags)
 	}
 	if *verbose {
 		opts.Log = stderr
@@ -158,6 +167,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if *overlay != "" && !dryRun {
+		path, err := generator.WriteOverlay(*overlay, res.Changes)
+		if err != nil {
+			fmt.Fprintf(stderr, "fluxloopgen: %v\n", err)
+			return 2
+		}
+		if *verbose {
+			fmt.Fprintf(stderr, "fluxloopgen: wrote %s\n", path)
+		}
+		return 0
+	}
 	if dryRun || len(res.Changes) == 0 {
 		return 0
 	}
@@ -173,6 +193,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+func splitTags(s string) []string { return strings.Split(s, ",") }
 
 // toolVersion is the version of the fluxloop-go module this binary was built
 // from.

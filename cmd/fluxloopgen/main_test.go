@@ -80,6 +80,7 @@ func TestExitCodes(t *testing.T) {
 	dir := tempModule(t)
 	write(t, filepath.Join(dir, "main.go"), "package main\n\n//fluxloop:trace\nfunc F() int { return 1 }\n\nfunc main() { F() }\n")
 	t.Chdir(dir)
+	t.Setenv("GOFLAGS", "-mod=mod") // let the go command fill in go.mod
 	ctx := context.Background()
 	var out, errb bytes.Buffer
 	if code := run(ctx, []string{"-check"}, &out, &errb); code != 1 {
