@@ -216,3 +216,45 @@ func makeProxy(t *testing.T, proxy, version string) {
 		}
 	}
 }
+
+// TestGoTool runs fluxloopgen the way the README recommends: tracked as a
+// tool of the user's module (go get -tool, Go 1.24's tool directive) and
+// called from a //go:generate line. The module comes from a file-based
+// module proxy holding this checkout as v0.1.0.
+func TestGoTool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds fluxloopgen from a module proxy")
+	}
+	proxy := t.TempDir()
+	makeProxy(t, proxy, "v0.1.0")
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "go.mod"), "module example.com/tool\n\ngo 1.26\n")
+	write(t, filepath.Join(dir, "main.go"), "package main\n\n//go:generate go tool fluxloopgen\n\nimport \"fmt\"\n\n//fluxloop:agent\nfunc Hello(name string) string { return \"hello \" + name }\n\nfunc main() { fmt.Println(Hello(\"tool\")) }\n")
+	env := append(os.Environ(),
+		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+goEnv(t, "GOPROXY"),
+		"GONOSUMDB=github.com/fluxloop", "GOFLAGS=-mod=mod", "FLUXLOOP_STORAGE=memory")
+	for _, args := range [][]string{
+		{"get", "-tool", "github.com/fluxloop/fluxloop-go/cmd/fluxloopgen@v0.1.0"},
+		{"generate", "./..."},
+		{"run", "."},
+	} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if args[0] == "run" && !strings.Contains(string(out), "hello tool") {
+			t.Errorf("go run printed %q", out)
+		}
+	}
+	src, _ := os.ReadFile(filepath.Join(dir, "main.go"))
+	if !strings.Contains(string(src), "fluxloop.EnterLocal(&__fluxloopSite_Hello)") {
+		t.Errorf("go generate did not instrument main.go:\n%s", src)
+	}
+	cmd := exec.Command("go", "tool", "fluxloopgen", "-version")
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "fluxloopgen v0.1.0") {
+		t.Errorf("go tool fluxloopgen -version = %q, %v; want v0.1.0 from the build info", out, err)
+	}
+}
