@@ -66,6 +66,10 @@ type funcShape struct {
 	ctxExpr   string // the context passed to Enter ("" for the goroutine fallback)
 	ctxLHS    string // what receives the derived context ("_" to drop it)
 	request   string // the *http.Request parameter replaced by r.WithContext
+	// writer is set for an HTTP handler, func(w http.ResponseWriter, r
+	// *http.Request): the runtime's HTTP support then starts the
+	// observation from the request and wraps w to see the status code.
+	writer string
 	inputs    []*param
 	inputKeys []string
 	outputs   []*param
@@ -395,6 +399,12 @@ func (fr *fileRewriter) shape(fd *dst.FuncDecl, afd *ast.FuncDecl, d *Directive)
 			p.ident.Name = blankParamPrefix + strconv.Itoa(p.index)
 		}
 	}
+	if len(params) == 2 && len(results) == 0 && reqParam == 1 && isNamed(params[0].typ, false, "net/http", "ResponseWriter") {
+		renameBlank(params[0]) // named above if the list was unnamed
+		renameBlank(params[1])
+		s.writer, s.request = params[0].name(), params[1].name()
+		return s
+	}
 	switch {
 	case ctxParam >= 0:
 		p := params[ctxParam]
@@ -519,6 +529,13 @@ func (fr *fileRewriter) statements(s *funcShape, site string) ([]dst.Stmt, error
 	var b strings.Builder
 	P := pkgPlaceholder
 	b.WriteString("package p\n\nfunc _() {\n")
+	if s.writer != "" {
+		fmt.Fprintf(&b, "%s, %s, %s := %s.Enter(%s, %s, &%s)\n", s.writer, s.request, spanVar, httpPlaceholder, s.writer, s.request, site)
+		fmt.Fprintf(&b, "if %s != nil {\n", spanVar)
+		writeDeferPanic(&b)
+		fmt.Fprintf(&b, "%s.Return(%s, %s)\n}()\n}\n}\n", httpPlaceholder, spanVar, s.writer)
+		return parseBody(b.String())
+	}
 	if s.ctxExpr == "" {
 		fmt.Fprintf(&b, "%s := %s.EnterLocal(&%s)\n", spanVar, P, site)
 	} else {
@@ -531,7 +548,7 @@ func (fr *fileRewriter) statements(s *funcShape, site string) ([]dst.Stmt, error
 	if len(s.inputs) > 0 {
 		fmt.Fprintf(&b, "%s.Inputs(%s)\n", spanVar, values(s.inputs))
 	}
-	fmt.Fprintf(&b, "defer func() {\nif %s := recover(); %s != nil {\n%s.Panic(%s)\npanic(%s)\n}\n", panicVar, panicVar, spanVar, panicVar, panicVar)
+	writeDeferPanic(&b)
 	for _, st := range s.streams {
 		fmt.Fprintf(&b, "%s = %s.%s(%s, %s)\n", st.result.name(), P, st.wrap, spanVar, st.result.name())
 	}
@@ -545,11 +562,22 @@ func (fr *fileRewriter) statements(s *funcShape, site string) ([]dst.Stmt, error
 		fmt.Fprintf(&b, "%s.Return(%s)\n", spanVar, errExpr)
 	}
 	b.WriteString("}()\n}\n}\n")
-	body, err := parseTemplate(b.String())
+	return parseBody(b.String())
+}
+
+// writeDeferPanic opens the deferred function: a panic is recorded, then
+// raised again with the same value.
+func writeDeferPanic(b *strings.Builder) {
+	fmt.Fprintf(b, "defer func() {\nif %s := recover(); %s != nil {\n%s.Panic(%s)\npanic(%s)\n}\n", panicVar, panicVar, spanVar, panicVar, panicVar)
+}
+
+// parseBody parses a template holding one function and returns its body.
+func parseBody(src string) ([]dst.Stmt, error) {
+	f, err := parseTemplate(src)
 	if err != nil {
 		return nil, err
 	}
-	return body.Decls[0].(*dst.FuncDecl).Body.List, nil
+	return f.Decls[0].(*dst.FuncDecl).Body.List, nil
 }
 
 func values(ps []*param) string {
@@ -560,8 +588,11 @@ func values(ps []*param) string {
 	return strings.Join(parts, ", ")
 }
 
-// parseTemplate parses generated source and turns every pkgPlaceholder.X
-// into a reference to the runtime.
+// placeholders stand for the generated imports in templates.
+var placeholders = map[string]string{pkgPlaceholder: RuntimePath, httpPlaceholder: HTTPPath}
+
+// parseTemplate parses generated source and turns every placeholder.X into
+// a reference to the package it stands for.
 func parseTemplate(src string) (*dst.File, error) {
 	fset := token.NewFileSet()
 	af, err := parser.ParseFile(fset, "template.go", src, parser.ParseComments)
@@ -577,8 +608,12 @@ func parseTemplate(src string) (*dst.File, error) {
 		if !ok {
 			return true
 		}
-		if x, ok := sel.X.(*dst.Ident); ok && x.Name == pkgPlaceholder {
-			id := &dst.Ident{Name: sel.Sel.Name, Path: RuntimePath}
+		x, ok := sel.X.(*dst.Ident)
+		if !ok {
+			return true
+		}
+		if path := placeholders[x.Name]; path != "" {
+			id := &dst.Ident{Name: sel.Sel.Name, Path: path}
 			id.Decs.NodeDecs = sel.Decs.NodeDecs
 			c.Replace(id)
 		}
@@ -737,7 +772,7 @@ func isEnter(s dst.Stmt) bool {
 		return false
 	}
 	fn, ok := call.Fun.(*dst.Ident)
-	return ok && fn.Path == RuntimePath && (fn.Name == "Enter" || fn.Name == "EnterLocal")
+	return ok && (fn.Path == RuntimePath && (fn.Name == "Enter" || fn.Name == "EnterLocal") || fn.Path == HTTPPath && fn.Name == "Enter")
 }
 
 func isSpanCheck(s dst.Stmt) bool {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
-	"go/types"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/dave/dst"
@@ -27,9 +25,8 @@ const (
 	blankParamPrefix  = "__fluxloopBlankP" // renames a blank context parameter
 	resultPrefix      = "__fluxloopR"      // names an unnamed result
 	blankResultPrefix = "__fluxloopBlankR" // renames a blank result
-	runtimeAlias      = "__fluxloop"       // import name when "fluxloop" is taken
-	runtimeName       = "fluxloop"         // the runtime's package name
 	pkgPlaceholder    = "__fluxloopPkg"    // stands for the runtime in templates
+	httpPlaceholder   = "__fluxloopHTTP"   // stands for the runtime's HTTP support
 )
 
 // sitesComment introduces the block of observation sites at the end of a file.
@@ -90,7 +87,7 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 		}
 	}
 	stripSites(df)
-	removeUnusedRuntimeImport(df)
+	removeUnusedImports(df)
 	// Any identifier left with the reserved prefix is the user's; report
 	// each name once, where it first appears.
 	reported := map[string]bool{}
@@ -110,11 +107,6 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 	if !g.opts.Remove {
 		count = 0
 		fr := &fileRewriter{g: g, f: f, dec: dec, df: df, injected: injected}
-		name, err := fr.runtimeName(dirs)
-		if err != nil {
-			return nil, 0, err
-		}
-		fr.pkgName = name
 		for _, decl := range f.ast.Decls {
 			fd, ok := decl.(*ast.FuncDecl)
 			if !ok || dirs[fd] == nil {
@@ -130,6 +122,9 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 			return nil, 0, errs
 		}
 		fr.addSites()
+		if err := fr.addImports(dirs); err != nil {
+			return nil, 0, err
+		}
 	}
 	var buf bytes.Buffer
 	res := decorator.NewRestorerWithImports(f.pkg.PkgPath, importNamesOf(f.pkg))
@@ -166,7 +161,10 @@ func (m importNames) ResolvePackage(path string) (string, error) {
 }
 
 func importNamesOf(p *packages.Package) importNames {
-	m := importNames{RuntimePath: runtimeName}
+	m := importNames{}
+	for _, gi := range generatedImports {
+		m[gi.path] = gi.name
+	}
 	for path, imp := range p.Imports {
 		m[path] = imp.Name
 		m[imp.PkgPath] = imp.Name
@@ -181,50 +179,11 @@ type fileRewriter struct {
 	dec      *decorator.Decorator
 	df       *dst.File
 	injected map[*ast.FuncDecl]int
-	pkgName  string   // the name generated code uses for the runtime
 	sites    []string // site variable specs, as source
 }
 
 func (fr *fileRewriter) errorf(pos token.Pos, format string, args ...any) *Error {
 	return fr.g.errorf(pos, format, args...)
-}
-
-// runtimeName picks the name under which the file refers to the runtime: the
-// name of an existing import, else "fluxloop" unless something in scope of
-// an instrumented function already has that name, else a reserved alias.
-// It also adds the import, as its own group at the end of the import block.
-func (fr *fileRewriter) runtimeName(dirs map[*ast.FuncDecl]*Directive) (string, error) {
-	info := fr.f.pkg.TypesInfo
-	for _, spec := range fr.df.Imports {
-		path, _ := strconv.Unquote(spec.Path.Value)
-		if path != RuntimePath {
-			continue
-		}
-		name := runtimeName
-		if spec.Name != nil {
-			name = spec.Name.Name
-		}
-		if name == "_" || name == "." {
-			return "", fr.errorf(fr.dec.Ast.Nodes[spec].Pos(), "the runtime is imported as %s; import it with a name so generated code can use it", name)
-		}
-		return name, nil
-	}
-	name := runtimeName
-	for fd := range dirs {
-		scope := info.Scopes[fd.Type]
-		if scope == nil || fd.Body == nil {
-			continue
-		}
-		if _, obj := scope.LookupParent(name, fd.Body.Lbrace); obj != nil && !isRuntimeImport(obj) {
-			name = runtimeAlias
-			break
-		}
-	}
-	if len(dirs) > 0 {
-		addRuntimeImport(fr.df, name)
-		fr.restoreLinesAfterImports()
-	}
-	return name, nil
 }
 
 // restoreLinesAfterImports puts a //line directive before the first
@@ -281,99 +240,4 @@ func stripLinesAfterImports(df *dst.File) {
 		}
 		return
 	}
-}
-
-// isRuntimeImport reports whether obj is an import of the runtime, left by
-// an earlier run.
-func isRuntimeImport(obj types.Object) bool {
-	pn, ok := obj.(*types.PkgName)
-	return ok && pn.Imported().Path() == RuntimePath
-}
-
-// addRuntimeImport adds the runtime import as a dst node, so the restorer
-// manages it like any other import. It goes at the end of a parenthesised
-// import block, in a group of its own, or into a declaration of its own;
-// either way the user's imports keep their layout and removing it restores
-// the file exactly.
-func addRuntimeImport(df *dst.File, name string) {
-	spec := &dst.ImportSpec{
-		Name: dst.NewIdent(name),
-		Path: &dst.BasicLit{Kind: token.STRING, Value: strconv.Quote(RuntimePath)},
-	}
-	lastImport := -1
-	for i, decl := range df.Decls {
-		gd, ok := decl.(*dst.GenDecl)
-		if !ok || gd.Tok != token.IMPORT {
-			break
-		}
-		lastImport = i
-		if gd.Lparen && !isCgoImport(gd) {
-			spec.Decs.Before = dst.EmptyLine
-			spec.Decs.After = dst.NewLine
-			gd.Specs = append(gd.Specs, spec)
-			df.Imports = append(df.Imports, spec)
-			return
-		}
-	}
-	gd := &dst.GenDecl{Tok: token.IMPORT, Specs: []dst.Spec{spec}}
-	gd.Decs.Before = dst.EmptyLine
-	gd.Decs.After = dst.EmptyLine
-	df.Decls = append(df.Decls[:lastImport+1], append([]dst.Decl{gd}, df.Decls[lastImport+1:]...)...)
-	df.Imports = append(df.Imports, spec)
-}
-
-func isCgoImport(gd *dst.GenDecl) bool {
-	for _, s := range gd.Specs {
-		if s.(*dst.ImportSpec).Path.Value == `"C"` {
-			return true
-		}
-	}
-	return false
-}
-
-// removeUnusedRuntimeImport deletes the runtime import when nothing in the
-// file refers to the runtime any more. Removing it here, rather than leaving
-// it to the restorer, keeps the user's import block exactly as it was.
-func removeUnusedRuntimeImport(df *dst.File) {
-	used := false
-	dst.Inspect(df, func(n dst.Node) bool {
-		if id, ok := n.(*dst.Ident); ok && id.Path == RuntimePath {
-			used = true
-		}
-		return !used
-	})
-	if used {
-		return
-	}
-	stripLinesAfterImports(df)
-	isRuntime := func(s dst.Spec) bool {
-		is, ok := s.(*dst.ImportSpec)
-		blank := is != nil && is.Name != nil && is.Name.Name == "_"
-		return ok && !blank && is.Path.Value == strconv.Quote(RuntimePath)
-	}
-	var decls []dst.Decl
-	for _, decl := range df.Decls {
-		gd, ok := decl.(*dst.GenDecl)
-		if ok && gd.Tok == token.IMPORT {
-			specs := gd.Specs[:0]
-			for _, s := range gd.Specs {
-				if !isRuntime(s) {
-					specs = append(specs, s)
-				}
-			}
-			gd.Specs = specs
-			if len(specs) == 0 {
-				continue
-			}
-		}
-		decls = append(decls, decl)
-	}
-	df.Decls = decls
-	imports := df.Imports[:0]
-	for _, s := range df.Imports {
-		if !isRuntime(s) {
-			imports = append(imports, s)
-		}
-	}
-	df.Imports = imports
 }
