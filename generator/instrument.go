@@ -63,13 +63,13 @@ func nameAll(ps []*param, prefix string) {
 
 // funcShape is what the rewrite needs to know about a function's signature.
 type funcShape struct {
-	ctxExpr   string // the context passed to Enter ("" for the goroutine fallback)
-	ctxLHS    string // what receives the derived context ("_" to drop it)
-	request   string // the *http.Request parameter replaced by r.WithContext
+	ctxExpr string // the context passed to Enter ("" for the goroutine fallback)
+	ctxLHS  string // what receives the derived context ("_" to drop it)
+	request string // the *http.Request parameter replaced by r.WithContext
 	// writer is set for an HTTP handler, func(w http.ResponseWriter, r
 	// *http.Request): the runtime's HTTP support then starts the
 	// observation from the request and wraps w to see the status code.
-	writer string
+	writer    string
 	inputs    []*param
 	inputKeys []string
 	outputs   []*param
