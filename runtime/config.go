@@ -1,0 +1,301 @@
+package fluxloop
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is a client's configuration. Init reads it from the environment and
+// then applies Options; NewClient applies Options to the defaults. Storages
+// registered with RegisterStorage receive it, so its fields are stable.
+type Config struct {
+	// Enabled switches recording on (default true; FLUXLOOP_ENABLED). When
+	// false, Enter and Start return nil spans at the cost of an atomic load.
+	Enabled bool
+	// StorageName selects a storage by name when Storage is nil: "file"
+	// (default), "stdout", "memory", or a name given to RegisterStorage
+	// (FLUXLOOP_STORAGE).
+	StorageName string
+	// Storage, when set, is used instead of StorageName.
+	Storage Storage
+	// Dir is the file storage's directory (default ./.fluxloop;
+	// FLUXLOOP_DIR or FLUXLOOP_OFFLINE_DIR).
+	Dir string
+	// SampleRate is the fraction of traces recorded, 0..1 (default 1;
+	// FLUXLOOP_SAMPLE_RATE). The decision is made once per trace, from its id.
+	SampleRate float64
+	// Capture says which values are recorded (default CaptureAll;
+	// FLUXLOOP_CAPTURE).
+	Capture Capture
+	// MaxFieldBytes bounds each recorded value (argument, result, attribute)
+	// in bytes of JSON; a larger one is replaced by a JSON string holding its
+	// first MaxFieldBytes bytes and "…(truncated N bytes)", and the
+	// observation gets metadata fluxloop.truncated = true (default 64 KiB;
+	// FLUXLOOP_MAX_FIELD_BYTES).
+	MaxFieldBytes int
+	// BatchSize is the number of queued observations that makes the writer
+	// write at once instead of waiting for FlushInterval (default 10;
+	// FLUXLOOP_BATCH_SIZE). When more are waiting, one write carries them all,
+	// up to 4096.
+	BatchSize int
+	// FlushInterval is the longest an observation waits in the writer
+	// (default 5s; FLUXLOOP_FLUSH_INTERVAL, a Go duration or seconds).
+	FlushInterval time.Duration
+	// MaxQueueSize bounds the observations waiting for the writer; beyond it
+	// observations are dropped and counted in Stats (default 16384;
+	// FLUXLOOP_MAX_QUEUE_SIZE). The default absorbs a third of a second at
+	// 50,000 observations/s while the storage stalls.
+	MaxQueueSize int
+	// Debug logs every storage error and drop to stderr, not just the first
+	// (FLUXLOOP_DEBUG).
+	Debug bool
+	// ServiceName is recorded in each trace's metadata as service_name
+	// (FLUXLOOP_SERVICE_NAME).
+	ServiceName string
+	// Environment is recorded in each trace's metadata as environment
+	// (FLUXLOOP_ENVIRONMENT).
+	Environment string
+	// Redactor replaces the default redaction of secrets (see WithRedactor).
+	Redactor Redactor
+	// APIURL is the collector URL for network storages (FLUXLOOP_API_URL).
+	APIURL string
+	// APIKey is the collector key for network storages (FLUXLOOP_API_KEY).
+	APIKey string
+	// Timeout bounds network storages' requests (default 10s;
+	// FLUXLOOP_TIMEOUT, a Go duration or seconds).
+	Timeout time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultDir           = ".fluxloop"
+	DefaultMaxFieldBytes = 64 << 10
+	DefaultBatchSize     = 10
+	DefaultFlushInterval = 5 * time.Second
+	DefaultMaxQueueSize  = 16384
+	DefaultTimeout       = 10 * time.Second
+
+	maxWriteBatch = 4096
+)
+
+func defaultConfig() Config {
+	return Config{
+		Enabled:       true,
+		StorageName:   "file",
+		Dir:           DefaultDir,
+		SampleRate:    1,
+		Capture:       CaptureAll,
+		MaxFieldBytes: DefaultMaxFieldBytes,
+		BatchSize:     DefaultBatchSize,
+		FlushInterval: DefaultFlushInterval,
+		MaxQueueSize:  DefaultMaxQueueSize,
+		Timeout:       DefaultTimeout,
+	}
+}
+
+// Option changes a Config; pass Options to Init or NewClient.
+type Option func(*Config)
+
+// WithEnabled switches recording on or off (FLUXLOOP_ENABLED).
+func WithEnabled(on bool) Option { return func(c *Config) { c.Enabled = on } }
+
+// WithStorage makes the client write to st instead of the storage named by
+// FLUXLOOP_STORAGE. The client closes st on Shutdown.
+func WithStorage(st Storage) Option { return func(c *Config) { c.Storage = st } }
+
+// WithStorageName selects a storage by name (FLUXLOOP_STORAGE): "file",
+// "stdout", "memory" or one registered with RegisterStorage.
+func WithStorageName(name string) Option { return func(c *Config) { c.StorageName = name } }
+
+// WithDir sets the file storage's directory (FLUXLOOP_DIR).
+func WithDir(dir string) Option { return func(c *Config) { c.Dir = dir } }
+
+// WithSampleRate sets the fraction of traces recorded, 0..1
+// (FLUXLOOP_SAMPLE_RATE).
+func WithSampleRate(rate float64) Option { return func(c *Config) { c.SampleRate = rate } }
+
+// WithCapture sets which values are recorded (FLUXLOOP_CAPTURE).
+func WithCapture(mode Capture) Option { return func(c *Config) { c.Capture = mode } }
+
+// WithMaxFieldBytes bounds recorded values (FLUXLOOP_MAX_FIELD_BYTES).
+func WithMaxFieldBytes(n int) Option { return func(c *Config) { c.MaxFieldBytes = n } }
+
+// WithBatchSize sets the writer's batch size (FLUXLOOP_BATCH_SIZE).
+func WithBatchSize(n int) Option { return func(c *Config) { c.BatchSize = n } }
+
+// WithFlushInterval sets the writer's flush interval (FLUXLOOP_FLUSH_INTERVAL).
+func WithFlushInterval(d time.Duration) Option { return func(c *Config) { c.FlushInterval = d } }
+
+// WithMaxQueueSize bounds the writer's queue (FLUXLOOP_MAX_QUEUE_SIZE).
+func WithMaxQueueSize(n int) Option { return func(c *Config) { c.MaxQueueSize = n } }
+
+// WithDebug logs every storage error and drop to stderr (FLUXLOOP_DEBUG).
+func WithDebug(on bool) Option { return func(c *Config) { c.Debug = on } }
+
+// WithServiceName sets the service name recorded on traces
+// (FLUXLOOP_SERVICE_NAME).
+func WithServiceName(name string) Option { return func(c *Config) { c.ServiceName = name } }
+
+// WithEnvironment sets the environment recorded on traces
+// (FLUXLOOP_ENVIRONMENT).
+func WithEnvironment(env string) Option { return func(c *Config) { c.Environment = env } }
+
+// WithRedactor replaces the default redaction (see Redactor).
+func WithRedactor(r Redactor) Option { return func(c *Config) { c.Redactor = r } }
+
+// validate reports the first invalid field, naming the option that sets it.
+func (c *Config) validate() error {
+	switch {
+	case math.IsNaN(c.SampleRate) || c.SampleRate < 0 || c.SampleRate > 1:
+		return fmt.Errorf("fluxloop: sample rate %v (WithSampleRate) must be between 0 and 1", c.SampleRate)
+	case c.Capture > CaptureNone:
+		return fmt.Errorf("fluxloop: capture mode %d (WithCapture) is not one of CaptureAll, CaptureInput, CaptureOutput, CaptureNone", c.Capture)
+	case c.MaxFieldBytes < 64:
+		return fmt.Errorf("fluxloop: max field bytes %d (WithMaxFieldBytes) must be at least 64", c.MaxFieldBytes)
+	case c.BatchSize < 1:
+		return fmt.Errorf("fluxloop: batch size %d (WithBatchSize) must be at least 1", c.BatchSize)
+	case c.FlushInterval <= 0:
+		return fmt.Errorf("fluxloop: flush interval %v (WithFlushInterval) must be positive", c.FlushInterval)
+	case c.MaxQueueSize < 1:
+		return fmt.Errorf("fluxloop: max queue size %d (WithMaxQueueSize) must be at least 1", c.MaxQueueSize)
+	case c.Storage == nil && c.StorageName == "":
+		return errors.New("fluxloop: no storage: set WithStorage or WithStorageName")
+	case c.Storage == nil && c.StorageName == "file" && c.Dir == "":
+		return errors.New("fluxloop: file storage needs a directory (WithDir or FLUXLOOP_DIR)")
+	}
+	return nil
+}
+
+// envPrefix is the prefix of every environment variable fluxloop reads.
+const envPrefix = "FLUXLOOP_"
+
+// applyEnv sets c's fields from the environment. It applies every valid
+// variable and returns the errors of the invalid ones, each naming the
+// variable and its value.
+func (c *Config) applyEnv(getenv func(string) string) error {
+	var errs []error
+	get := func(name string) (string, bool) {
+		v := strings.TrimSpace(getenv(envPrefix + name))
+		return v, v != ""
+	}
+	bad := func(name, val, want string) {
+		errs = append(errs, fmt.Errorf("fluxloop: %s%s=%q: %s", envPrefix, name, val, want))
+	}
+	boolVar := func(name string, dst *bool) {
+		if v, ok := get(name); ok {
+			b, err := parseBool(v)
+			if err != nil {
+				bad(name, v, "want true or false")
+				return
+			}
+			*dst = b
+		}
+	}
+	intVar := func(name string, dst *int, lo int) {
+		if v, ok := get(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo {
+				bad(name, v, fmt.Sprintf("want an integer >= %d", lo))
+				return
+			}
+			*dst = n
+		}
+	}
+	durVar := func(name string, dst *time.Duration) {
+		if v, ok := get(name); ok {
+			d, err := parseDuration(v)
+			if err != nil || d <= 0 {
+				bad(name, v, "want a positive Go duration (5s, 500ms) or a number of seconds")
+				return
+			}
+			*dst = d
+		}
+	}
+	strVar := func(name string, dst *string) {
+		if v, ok := get(name); ok {
+			*dst = v
+		}
+	}
+
+	boolVar("ENABLED", &c.Enabled)
+	strVar("OFFLINE_DIR", &c.Dir)
+	strVar("DIR", &c.Dir)
+	if v, ok := get("STORAGE"); ok {
+		c.StorageName = strings.ToLower(v)
+	}
+	if v, ok := get("SAMPLE_RATE"); ok {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(r) || r < 0 || r > 1 {
+			bad("SAMPLE_RATE", v, "want a number between 0 and 1")
+		} else {
+			c.SampleRate = r
+		}
+	}
+	if v, ok := get("CAPTURE"); ok {
+		m, err := ParseCapture(v)
+		if err != nil {
+			bad("CAPTURE", v, "want all, input, output or none")
+		} else {
+			c.Capture = m
+		}
+	}
+	intVar("MAX_FIELD_BYTES", &c.MaxFieldBytes, 64)
+	intVar("BATCH_SIZE", &c.BatchSize, 1)
+	durVar("FLUSH_INTERVAL", &c.FlushInterval)
+	intVar("MAX_QUEUE_SIZE", &c.MaxQueueSize, 1)
+	boolVar("DEBUG", &c.Debug)
+	strVar("SERVICE_NAME", &c.ServiceName)
+	strVar("ENVIRONMENT", &c.Environment)
+	strVar("API_URL", &c.APIURL)
+	strVar("API_KEY", &c.APIKey)
+	durVar("TIMEOUT", &c.Timeout)
+	return errors.Join(errs...)
+}
+
+// ParseCapture parses a capture mode as FLUXLOOP_CAPTURE spells it: all,
+// input, output or none (case-insensitive).
+func ParseCapture(s string) (Capture, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "all":
+		return CaptureAll, nil
+	case "input", "inputs":
+		return CaptureInput, nil
+	case "output", "outputs":
+		return CaptureOutput, nil
+	case "none":
+		return CaptureNone, nil
+	}
+	return 0, fmt.Errorf("fluxloop: capture mode %q is not all, input, output or none", s)
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "1", "t", "true", "yes", "y", "on":
+		return true, nil
+	case "0", "f", "false", "no", "n", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", s)
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f > math.MaxInt64/float64(time.Second) {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return time.ParseDuration(s)
+}
+
+// envConfig returns the defaults overridden by the environment.
+func envConfig() (Config, error) {
+	c := defaultConfig()
+	err := c.applyEnv(os.Getenv)
+	return c, err
+}

@@ -1,0 +1,89 @@
+package fluxlooptest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
+	"github.com/fluxloop/fluxloop-go/runtime/fluxlooptest"
+)
+
+var (
+	siteAgent  = fluxloop.Site{Name: "Agent", Type: fluxloop.TypeAgent, Params: []string{"q"}}
+	siteSearch = fluxloop.Site{Name: "Search", Type: fluxloop.TypeTool, Params: []string{"q"}}
+)
+
+// agent and search are instrumented as fluxloopgen would.
+func agent(ctx context.Context, q string) (r0 string) {
+	ctx, sp := fluxloop.Enter(ctx, &siteAgent)
+	if sp != nil {
+		sp.Inputs(fluxloop.V(q))
+		defer func() { sp.Return(nil, fluxloop.V(r0)) }()
+	}
+	return search(ctx, q) + search(ctx, q+"!")
+}
+
+func search(ctx context.Context, q string) (r0 string) {
+	ctx, sp := fluxloop.Enter(ctx, &siteSearch)
+	if sp != nil {
+		sp.Inputs(fluxloop.V(q))
+		defer func() { sp.Return(nil, fluxloop.V(r0)) }()
+	}
+	return "[" + q + "]"
+}
+
+// The example from the package documentation.
+func TestAgentTree(t *testing.T) {
+	rec := fluxlooptest.New(t)
+	agent(context.Background(), "hello")
+
+	run := rec.MustGet("Agent")
+	kids := rec.Children(run.ID)
+	if len(kids) != 2 || kids[0].Name != "Search" {
+		t.Errorf("Agent's children:\n%s", rec.Tree())
+	}
+	if roots := rec.Roots(); len(roots) != 1 || roots[0].ID != run.ID {
+		t.Errorf("roots %v", roots)
+	}
+	if want := "agent Agent\n  tool Search\n  tool Search\n"; rec.Tree() != want {
+		t.Errorf("Tree() = %q, want %q", rec.Tree(), want)
+	}
+	if _, ok := rec.ByName("Missing"); ok {
+		t.Errorf("ByName found a missing observation")
+	}
+	if n := len(rec.Traces()); n != 1 {
+		t.Errorf("%d traces", n)
+	}
+	rec.Reset()
+	if n := len(rec.Observations()); n != 0 {
+		t.Errorf("%d observations after Reset", n)
+	}
+}
+
+func TestRestoresDefault(t *testing.T) {
+	before := fluxloop.Default()
+	t.Run("inner", func(t *testing.T) {
+		rec := fluxlooptest.New(t, fluxloop.WithCapture(fluxloop.CaptureNone))
+		if fluxloop.Default() != rec.Client() {
+			t.Fatal("the recorder's client is not the default")
+		}
+		agent(context.Background(), "x")
+		if o := rec.MustGet("Agent"); o.Input != nil {
+			t.Errorf("options not applied: input %s", o.Input)
+		}
+	})
+	if fluxloop.Default() != before {
+		t.Errorf("default client not restored")
+	}
+}
+
+func TestRenderTreeOrphans(t *testing.T) {
+	got := fluxlooptest.RenderTree([]fluxloop.Observation{
+		{ID: "1", Name: "a", Type: fluxloop.TypeSpan},
+		{ID: "2", ParentObservationID: "9", Name: "b", Type: fluxloop.TypeSpan, Error: "boom"},
+	})
+	if !strings.Contains(got, "span b (orphan) (error: boom)") || !strings.HasPrefix(got, "span a\n") {
+		t.Errorf("RenderTree = %q", got)
+	}
+}

@@ -1,0 +1,90 @@
+package fluxloop
+
+import (
+	"runtime"
+	"strconv"
+	"sync/atomic"
+)
+
+// Site describes one instrumented function. Generated code declares one
+// package-level Site per function (a composite literal, so static data) and
+// passes its address to Enter; users never need to create one.
+//
+// The source position (metadata code.filepath and code.lineno) is resolved on
+// the site's first Enter with runtime.Caller and cached in the Site, so later
+// calls pay nothing for it. The generator puts a `//line :N:1` directive
+// before the Enter call so that the reported line is the function's own.
+type Site struct {
+	// Name is the observation name, by default the function's name
+	// (Type.Method for methods).
+	Name string
+	// Type is the observation type; empty means TypeSpan.
+	Type ObservationType
+	// Params names the function's parameters in the order Inputs receives
+	// their values. Values beyond len(Params) are named arg<i>.
+	Params []string
+
+	pos atomic.Pointer[sitePos]
+	pc  uintptr // for Start: the caller's pc, resolved by the writer
+}
+
+func (s *Site) typ() ObservationType {
+	if s.Type == "" {
+		return TypeSpan
+	}
+	return s.Type
+}
+
+// sitePos is a resolved source position. Its metadata values are prepared once
+// so that the background writer does not box the line number per record.
+type sitePos struct {
+	file   string
+	line   int
+	lineMD any    // line as a metadata value (int)
+	mdJSON []byte // {"code.filepath":...,"code.lineno":...}
+}
+
+func newSitePos(file string, line int) *sitePos {
+	p := &sitePos{file: file, line: line, lineMD: line}
+	p.mdJSON = appendEntries(nil, []mdEntry{{"code.filepath", file}, {"code.lineno", line}})
+	return p
+}
+
+// position returns the cached position, resolving it from the caller skip
+// frames above position's caller on first use.
+func (s *Site) position(skip int) *sitePos {
+	if p := s.pos.Load(); p != nil {
+		return p
+	}
+	_, file, line, ok := runtime.Caller(skip + 1)
+	if !ok {
+		file, line = "", 0
+	}
+	s.pos.CompareAndSwap(nil, newSitePos(file, line))
+	return s.pos.Load()
+}
+
+// pcPositions caches positions of manual Start calls by program counter. It is
+// used only by the background writer goroutine of one client.
+type pcPositions map[uintptr]*sitePos
+
+func (m pcPositions) lookup(pc uintptr) *sitePos {
+	if pc == 0 {
+		return nil
+	}
+	if p, ok := m[pc]; ok {
+		return p
+	}
+	frames := runtime.CallersFrames([]uintptr{pc})
+	f, _ := frames.Next()
+	var p *sitePos
+	if f.File != "" {
+		p = newSitePos(f.File, f.Line)
+	}
+	if len(m) < 1<<16 {
+		m[pc] = p
+	}
+	return p
+}
+
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }
