@@ -1,0 +1,63 @@
+// Basic is the Go counterpart of FluxLoop's "Basic Async Function" example:
+// one agent function, traced the same way whatever it waits on.
+//
+// Run it with:
+//
+//	go run ./examples/basic
+//
+// The observation is written to ./.fluxloop/observations.jsonl.
+package main
+
+//go:generate go run github.com/fluxloop/fluxloop-go/cmd/fluxloopgen
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
+)
+
+// AsyncAgent simulates asynchronous work and answers.
+//
+//fluxloop:agent
+func AsyncAgent(ctx context.Context, prompt string) (__fluxloopR0 string, __fluxloopR1 error) {
+//line :25:1
+	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_AsyncAgent)
+	if __fluxloopSpan != nil {
+		__fluxloopSpan.Inputs(fluxloop.V(prompt))
+		defer func() {
+			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
+				__fluxloopSpan.Panic(__fluxloopPanic)
+				panic(__fluxloopPanic)
+			}
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+		}()
+	}
+//line :26:1
+	select {
+	case <-time.After(100 * time.Millisecond): // simulate async work
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return "Async response: " + prompt, nil
+}
+
+func main() {
+	defer func() {
+		if err := fluxloop.Shutdown(context.Background()); err != nil {
+			log.Print(err)
+		}
+	}()
+	result, err := AsyncAgent(context.Background(), "Hello")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(result)
+}
+
+// Observation sites of the functions above, written by fluxloopgen.
+var (
+	__fluxloopSite_AsyncAgent = fluxloop.Site{Name: "AsyncAgent", Type: fluxloop.TypeAgent, Params: []string{"prompt"}}
+)
