@@ -43,6 +43,9 @@ type Client struct {
 
 	shutdownMu   sync.Mutex
 	shutdownDone bool
+
+	streamsMu   sync.Mutex
+	openStreams map[*stream]struct{} // ended as abandoned at Shutdown
 }
 
 type request struct {
@@ -212,6 +215,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	c.shutdownDone = true
+	c.abandonStreams() // while the queue still takes their observations
 	c.on.Store(0)
 	c.closed.Store(true)
 	defaultOff(c)

@@ -2,6 +2,7 @@ package fluxloop
 
 import (
 	"context"
+	"encoding/binary"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,7 @@ func enter(ctx context.Context, site *Site) (context.Context, *Span) {
 	if s.recording {
 		site.position(2) // the caller of Enter
 	}
-	return (*spanCtx)(s), s
+	return wrapContext(s), s
 }
 
 // EnterLocal starts an observation for a traced function that has no
@@ -92,6 +93,13 @@ func (c *Client) initSpan(s *Span, parent *Span) {
 		s.up = parent
 		s.traceHi, s.traceLo = parent.traceHi, parent.traceLo
 		s.recording = true
+	} else if rp, ok := remoteParent(s.parent); ok {
+		// A local root continuing another process's (or tracer's) trace.
+		s.client = c
+		s.traceHi = binary.BigEndian.Uint64(rp.TraceID[:8])
+		s.traceLo = binary.BigEndian.Uint64(rp.TraceID[8:])
+		s.remoteParent = binary.BigEndian.Uint64(rp.SpanID[:])
+		s.recording = rp.Sampled
 	} else {
 		s.client = c
 		s.traceHi, s.traceLo = newTraceID()
@@ -191,5 +199,5 @@ func (c *Client) start(ctx context.Context, name string, opts []StartOption, ski
 		x.attrs = sc.attrs
 		s.mu.Unlock()
 	}
-	return (*spanCtx)(s), s
+	return wrapContext(s), s
 }

@@ -149,9 +149,9 @@ func (w *writer) appendObservationLine(b []byte, p *parts, record string) []byte
 	b = append(b, `","trace_id":"`...)
 	b = appendTraceID(b, s.traceHi, s.traceLo)
 	b = append(b, '"')
-	if s.up != nil {
+	if parent := s.parentID(); parent != 0 {
 		b = append(b, `,"parent_observation_id":"`...)
-		b = appendHex64(b, s.up.id)
+		b = appendHex64(b, parent)
 		b = append(b, '"')
 	}
 	b = append(b, `,"type":`...)
@@ -219,8 +219,8 @@ func (w *writer) observation(p *parts) Observation {
 		Output:    p.out,
 		Level:     LevelInfo,
 	}
-	if s.up != nil {
-		o.ParentObservationID = hex64(s.up.id)
+	if parent := s.parentID(); parent != 0 {
+		o.ParentObservationID = hex64(parent)
 	}
 	if p.mdCached {
 		o.Metadata = map[string]any{"code.filepath": p.pos.file, "code.lineno": p.pos.lineMD}

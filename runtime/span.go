@@ -29,12 +29,15 @@ type Span struct {
 
 	traceHi, traceLo uint64
 	id               uint64
+	remoteParent     uint64 // span id of a remote parent (ContextWithRemoteParent), for a local root
 	gid              int64 // goroutine that registered the span as its current one
 
 	start time.Time
 	dur   time.Duration // end - start, from the monotonic clock
 
 	state     atomic.Uint32 // spanOpen or spanEnded
+	streams   atomic.Int32  // open streams (Chan, Seq, Seq2) that keep the span open
+	returned  atomic.Bool   // Return was called while streams were open
 	recording bool          // false for an unsampled root: it only propagates parentage
 	nin, nout uint8
 	mu        sync.Mutex // guards ext
@@ -151,6 +154,17 @@ func (s *Span) Return(err error, outputs ...Value) {
 				s.nout = uint8(min(len(outputs), 255))
 			}
 		}
+	}
+	if s.streams.Load() > 0 {
+		// A stream result keeps the observation open (see Chan): the
+		// function has returned, so its goroutine moves on, and the last
+		// stream to finish ends the span.
+		unregister(s)
+		s.returned.Store(true)
+		if s.streams.Load() == 0 {
+			s.End()
+		}
+		return
 	}
 	s.End()
 }
