@@ -30,7 +30,7 @@ type Span struct {
 	traceHi, traceLo uint64
 	id               uint64
 	remoteParent     uint64 // span id of a remote parent (ContextWithRemoteParent), for a local root
-	gid              int64 // goroutine that registered the span as its current one
+	gid              int64  // goroutine that registered the span as its current one
 
 	start time.Time
 	dur   time.Duration // end - start, from the monotonic clock
