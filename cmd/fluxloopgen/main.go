@@ -19,6 +19,8 @@
 // Usage:
 //
 //	fluxloopgen [flags] [packages]
+//	fluxloopgen build|run|test|vet [go flags] [packages] [-- args]
+//	fluxloopgen annotate [flags] [packages]
 //
 // The packages are go list patterns (default "."). Fluxloopgen rewrites the
 // files that hold directives in place, all of them or none, and only those
@@ -29,6 +31,10 @@
 //	-d        print the changes as a unified diff; write nothing
 //	-check    exit 1 if any file would change (a CI gate); write nothing
 //	-remove   strip the instrumentation instead of adding it
+//	-overlay dir
+//	          write instrumented copies of the changed files into dir and
+//	          dir/overlay.json for go build -overlay; the sources stay
+//	          untouched, and an unchanged file is not written again
 //	-tags t   comma-separated build tags, as for go build
 //	-gomod    add github.com/fluxloop/fluxloop-go to go.mod when the module
 //	          does not require it yet (default true; with -gomod=false,
@@ -49,11 +55,29 @@
 //
 //	//go:generate go run github.com/fluxloop/fluxloop-go/cmd/fluxloopgen@latest
 //
-// As a Makefile pre-build step:
+// As a Makefile pre-build step that leaves the sources untouched:
 //
 //	build:
-//		go tool fluxloopgen ./...
-//		go build ./...
+//		go tool fluxloopgen -overlay $(OVERLAY) ./... && go build -overlay $(OVERLAY)/overlay.json ./...
+//
+// The build, run, test and vet subcommands do both in one step: they
+// instrument the main module into an overlay kept in the user cache
+// directory, then run the go command with -overlay and the remaining
+// arguments (after --, the program's or the test binary's arguments), and
+// exit with its status.
+//
+// The annotate subcommand inserts directives into existing code: at the end
+// of the doc comment of every selected function (-match REGEXP on the name or
+// Type.Method, -exported, -as trace|agent, -type T, -tests to include
+// _test.go files; -l and -d as above), skipping generated files, init,
+// functions without a body or marked //go:nosplit, and functions already
+// marked. annotate -remove deletes the directives of the selected functions.
+//
+// In a go statement inside a marked function, go f(x) becomes
+// go fluxloop.Follow(f)(x) so the new goroutine's observations nest under
+// the function's; results of type <-chan T, iter.Seq and iter.Seq2 are
+// wrapped so the observation lasts until the stream ends; an HTTP handler
+// (http.ResponseWriter, *http.Request) records one trace per request.
 package main
 
 import (
