@@ -23,7 +23,11 @@ import (
 	"time"
 
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
+
+	"github.com/fluxloop/fluxloop-go/runtime/fluxloophttp"
 )
+
+//line :27:1
 
 // Process is a step of the agent.
 //
@@ -51,16 +55,14 @@ func Process(ctx context.Context, prompt string) (__fluxloopR0 string) {
 //fluxloop:agent
 func AgentEndpoint(w http.ResponseWriter, r *http.Request) {
 //line :39:1
-	__fluxloopCtx, __fluxloopSpan := fluxloop.Enter(r.Context(), &__fluxloopSite_AgentEndpoint)
+	w, r, __fluxloopSpan := fluxloophttp.Enter(w, r, &__fluxloopSite_AgentEndpoint)
 	if __fluxloopSpan != nil {
-		r = r.WithContext(__fluxloopCtx)
-		__fluxloopSpan.Inputs(fluxloop.V(r))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(nil)
+			fluxloophttp.Return(__fluxloopSpan, w)
 		}()
 	}
 //line :40:1
@@ -100,5 +102,5 @@ func main() {
 // Observation sites of the functions above, written by fluxloopgen.
 var (
 	__fluxloopSite_Process       = fluxloop.Site{Name: "Process", Type: fluxloop.TypeSpan, Params: []string{"prompt"}}
-	__fluxloopSite_AgentEndpoint = fluxloop.Site{Name: "AgentEndpoint", Type: fluxloop.TypeAgent, Params: []string{"r"}}
+	__fluxloopSite_AgentEndpoint = fluxloop.Site{Name: "AgentEndpoint", Type: fluxloop.TypeAgent}
 )
