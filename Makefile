@@ -1,7 +1,7 @@
 # fluxloop-go: the two commands of the README are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: demo generate test check bench clean-traces
+.PHONY: demo generate test check bench conformance e2e clean-traces
 
 # demo instruments the examples, runs the chain agent, and prints the traces
 # it wrote to the default JSONL storage (./.fluxloop).
@@ -27,7 +27,18 @@ check:
 
 # bench runs the hot-path benchmarks against their baselines.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./internal/benchmarks/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1,2 -count 5 ./internal/benchmarks/
+
+# conformance instruments real modules (google/uuid, x/sync, samber/lo) and
+# runs their own vet and race tests, which must pass as they do plain.
+conformance:
+	FLUXLOOP_CONFORMANCE=1 $(GO) test -count=1 -v -run Conformance -timeout 20m ./internal/conformance/
+
+# e2e builds Jaeger (cached after the first time) and checks that an
+# instrumented program's trace arrives there over OTLP with its span tree.
+e2e:
+	bash scripts/jaeger.sh
+	$(GO) test -count=1 -v -timeout 10m ./internal/e2e/
 
 clean-traces:
 	rm -rf .fluxloop

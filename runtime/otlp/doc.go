@@ -1,0 +1,121 @@
+// Package otlp exports fluxloop observations as OpenTelemetry spans over
+// OTLP, to Jaeger, Grafana Tempo, an OpenTelemetry Collector or any backend
+// that speaks OTLP, and connects fluxloop with OpenTelemetry instrumentation
+// running in the same process.
+//
+// # Enabling it
+//
+// Link the package and select the storage by name:
+//
+//	import _ "github.com/fluxloop/fluxloop-go/runtime/otlp"
+//
+//	FLUXLOOP_STORAGE=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 ./agent
+//
+// or build the storage in code and give it to the client:
+//
+//	st, err := otlp.New(ctx, otlp.WithEndpointURL("http://localhost:4318/v1/traces"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	if err := fluxloop.Init(fluxloop.WithStorage(st)); err != nil {
+//		log.Fatal(err)
+//	}
+//	defer fluxloop.Shutdown(context.Background())
+//
+// The storage uses the official OpenTelemetry exporters (otlptracehttp and
+// otlptracegrpc), so the standard variables work as they do for any
+// OpenTelemetry SDK:
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT         base URL; /v1/traces is appended for HTTP (default http://localhost:4318, or localhost:4317 for gRPC)
+//	OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  full URL, used as it is; wins over the above
+//	OTEL_EXPORTER_OTLP_HEADERS          key=value,key2=value2 (URL-encoded values), e.g. authorization=Bearer%20xyz
+//	OTEL_EXPORTER_OTLP_PROTOCOL         http/protobuf (default), http/json or grpc (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins)
+//	OTEL_EXPORTER_OTLP_COMPRESSION      gzip or none
+//	OTEL_EXPORTER_OTLP_TIMEOUT          per request, in milliseconds (default: FLUXLOOP_TIMEOUT, 10 s)
+//	OTEL_EXPORTER_OTLP_CERTIFICATE, ..._CLIENT_CERTIFICATE, ..._CLIENT_KEY, ..._INSECURE   TLS
+//	OTEL_SERVICE_NAME                   service.name of the resource; falls back to
+//	                                    service.name in OTEL_RESOURCE_ATTRIBUTES, then
+//	                                    FLUXLOOP_SERVICE_NAME, then unknown_service:<program>
+//	OTEL_RESOURCE_ATTRIBUTES            more resource attributes
+//
+// Options given to New win over the variables. FLUXLOOP_ENVIRONMENT becomes
+// the resource attribute deployment.environment.name.
+//
+// # What a span holds
+//
+// Every observation becomes one span with the same trace id and span id (the
+// fluxloop ids are OpenTelemetry ids), its parent's span id, and its start
+// and end times, so links between fluxloop files and a tracing backend hold.
+// The span's name is the observation's name (the function's name), and its
+// attributes follow the OpenTelemetry semantic conventions for generative AI
+// where they apply:
+//
+//	fluxloop type   gen_ai.operation.name   more                                       span kind
+//	agent           invoke_agent            gen_ai.agent.name                          internal
+//	tool            execute_tool            gen_ai.tool.name                           internal
+//	generation      chat                    gen_ai.request.model,                      client
+//	                                        gen_ai.usage.input_tokens, gen_ai.usage.output_tokens
+//	others          (none)                                                             internal
+//
+// Metadata keys that start with "gen_ai." are exported as they are, so
+// SetAttributes(ctx, fluxloop.Attribute("gen_ai.operation.name",
+// "generate_content")) or "gen_ai.provider.name" refine the defaults. Every
+// span also has:
+//
+//	fluxloop.observation.type   the fluxloop type
+//	fluxloop.input              the input, a JSON object as a string
+//	fluxloop.output             the output, JSON as a string
+//	code.file.path              source file (the stable semantic-convention names,
+//	code.line.number            not the deprecated code.filepath and code.lineno)
+//	fluxloop.metadata.<key>     every other metadata entry
+//	fluxloop.truncated          true when a value was cut
+//	fluxloop.status_message     the status message (for instance "panic")
+//
+// Strings (input, output, metadata, error texts) longer than the limit set
+// by WithMaxValueBytes (default 16 KiB) are cut at a UTF-8 boundary and end
+// with "…(truncated N bytes)". An observation with an error gets status
+// Error with the message as description, the attribute error.type, and an
+// "exception" event with exception.message, exception.type and
+// exception.stacktrace (the recorded traceback). The root observation of a
+// run carries its trace's session.id, user.id, fluxloop.trace.tags and
+// fluxloop.trace.metadata.<key>.
+//
+// Spans are built as sdktrace.ReadOnlySpan values and handed to the
+// exporter's ExportSpans directly: no OpenTelemetry tracer runs, and the
+// fluxloop runtime itself never imports OpenTelemetry. Each Write of the
+// background writer is one export request (the writer batches up to 4096
+// observations), bounded by WithExportTimeout (default 30 s) including the
+// exporter's retries; Flush has nothing to do and Close shuts the exporter
+// down.
+//
+// # OpenTelemetry in the same process
+//
+// Importing the package installs a bridge (fluxloop.SetBridge, see
+// InstallBridge) between fluxloop and the OpenTelemetry API's context:
+//
+//   - an observation started in a ctx that carries a valid OpenTelemetry span
+//     and no fluxloop observation (for instance inside an otelhttp handler)
+//     joins that span's trace as its child, and is recorded or not as that
+//     span is sampled or not;
+//   - OpenTelemetry spans started from a traced function's ctx (an
+//     instrumented HTTP client, a database driver) are children of the
+//     function's observation, because trace.SpanContextFromContext(ctx)
+//     returns the observation's ids.
+//
+// Both directions only need the ids: spans made by an OpenTelemetry SDK and
+// exported by it land in the same trace as the observations this storage
+// exports.
+//
+// The bridge is on by default because a program that exports OTLP usually
+// has OpenTelemetry instrumentation too. While installed it costs every
+// recorded traced call two small allocations (128 bytes) and roughly 100 to
+// 150 ns for the wrapped ctx (internal/benchmarks, CallerOnlyOTelBridge
+// against CallerOnlyNoBridge); remove it with fluxloop.SetBridge(nil) when
+// nothing in the process uses the OpenTelemetry API. Two limits come from
+// the runtime: an observation started in the ctx of an OpenTelemetry span
+// that is itself under an observation is a child of that observation, not of
+// the OpenTelemetry span (the bridge is asked only when ctx carries no
+// observation); and OpenTelemetry spans under an unsampled fluxloop trace do
+// not see it (the bridge wraps only recorded observations), so their own
+// sampler decides.
+package otlp
