@@ -49,7 +49,7 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 		BuildFlags: buildFlags(opts),
 		Env:        opts.Env,
 	}
-	cfg.Mode = scanMode
+	cfg.Mode = listMode
 	listed, err := packages.Load(cfg, opts.patterns()...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", strings.Join(opts.patterns(), " "), err)
@@ -85,6 +85,12 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 	}
 	if len(want) == 0 {
 		return nil, nil
+	}
+	if pkgs, ok, err := typeCheck(ctx, cfg, listed, want, cache); ok || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return groupFiles(pkgs, cache, opts)
 	}
 	var paths []string
 	for p := range want {
