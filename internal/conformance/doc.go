@@ -1,0 +1,26 @@
+// Package conformance instruments whole real modules with fluxloopgen and
+// checks that they still behave as before. It holds only tests.
+//
+// TestConformance takes each module of its list (github.com/google/uuid,
+// golang.org/x/sync, github.com/samber/lo, at pinned versions fetched through
+// the module cache with go mod download), makes two copies of it that both use
+// the local fluxloop-go, marks every non-test function of one copy with
+// "fluxloopgen annotate ./..." and instruments it with "fluxloopgen ./...",
+// and then runs go vet and go test -race on both copies, with tracing enabled
+// in the instrumented one. The instrumented copy must pass exactly as the
+// plain one: the same vet verdict and the same packages ok or failing. It also
+// checks that a second run of the generator changes nothing and that
+// "fluxloopgen -remove" and "fluxloopgen annotate -remove" restore the
+// module's source byte for byte. It logs a markdown table of the results.
+//
+// TestBuildOverhead measures what instrumenting costs at build time on the
+// annotated github.com/samber/lo: go build ./... against fluxloopgen -overlay
+// followed by go build -overlay, with an empty build cache (cold) and again
+// with the cache kept and nothing changed (warm).
+//
+// Both take minutes and need the Go module proxy (or a module cache that
+// already holds the modules), so they run only when FLUXLOOP_CONFORMANCE=1:
+//
+//	FLUXLOOP_CONFORMANCE=1 go test -v -run Conformance ./internal/conformance/
+//	FLUXLOOP_CONFORMANCE=1 go test -v -run BuildOverhead ./internal/conformance/
+package conformance
