@@ -12,8 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dave/dst"
-	"github.com/dave/dst/decorator"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -35,15 +33,20 @@ type AnnotateOptions struct {
 	Type string
 	// Tests also annotates functions in _test.go files.
 	Tests bool
-	// Remove deletes fluxloop directives instead of adding them.
+	// Remove deletes fluxloop directives instead of adding them: every line
+	// of the doc comment of a function that Match and Exported keep that
+	// holds only a fluxloop directive, and the "//" line before such lines
+	// when they end the comment and follow text.
 	Remove bool
 }
 
 // Annotate inserts a directive at the end of the doc comment of every
 // selected function (or, with Remove, deletes the directives), skipping
 // generated files, init functions, functions without a body, //go:nosplit
-// functions, and functions that already have a directive. It is idempotent,
-// and Remove undoes it exactly. Like Generate, it only computes the changes.
+// functions, and functions that already have a directive. It only inserts
+// lines, leaving the rest of each file byte for byte as it was (it does not
+// gofmt), is idempotent, and Remove undoes it exactly. Like Generate, it
+// only computes the changes.
 func Annotate(ctx context.Context, opts AnnotateOptions) (*Result, error) {
 	if opts.As == "" {
 		opts.As = KindTrace
@@ -101,8 +104,16 @@ func Annotate(ctx context.Context, opts AnnotateOptions) (*Result, error) {
 	return res, nil
 }
 
-// annotateFile adds or removes the directives of one file.
+// annotateFile adds or removes the directives of one file. It edits the
+// lines of src and leaves every other byte alone: the file is not
+// reformatted, and Remove deletes exactly the lines the addition inserted.
 func annotateFile(path string, src []byte, directive string, opts *AnnotateOptions) ([]byte, int, error) {
+	if !opts.Remove && !bytes.Contains(src, []byte("func")) {
+		return nil, 0, nil
+	}
+	if opts.Remove && !bytes.Contains(src, []byte(directivePrefix)) {
+		return nil, 0, nil
+	}
 	fset := token.NewFileSet()
 	af, err := parser.ParseFile(fset, path, src, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
@@ -111,26 +122,21 @@ func annotateFile(path string, src []byte, directive string, opts *AnnotateOptio
 	if ast.IsGenerated(af) {
 		return nil, 0, nil
 	}
-	if !opts.Remove && !bytes.Contains(src, []byte("func")) {
-		return nil, 0, nil
-	}
-	if opts.Remove && !bytes.Contains(src, []byte(directivePrefix)) {
-		return nil, 0, nil
-	}
-	dec := decorator.NewDecorator(fset)
-	df, err := dec.DecorateFile(af)
-	if err != nil {
-		return nil, 0, err
-	}
+	tf := fset.File(af.Package)
+	offset := func(p token.Pos) int { return tf.Offset(p) }
+	var edits []lineEdit
 	n := 0
 	for _, decl := range af.Decls {
 		fd, ok := decl.(*ast.FuncDecl)
 		if !ok {
 			continue
 		}
-		decs := &dec.Dst.Nodes[fd].(*dst.FuncDecl).Decs.Start
 		if opts.Remove {
-			if removeDirectives(decs) {
+			if !matches(fd, opts) || fd.Doc == nil {
+				continue
+			}
+			if e := removeEdits(src, fd.Doc, offset); len(e) > 0 {
+				edits = append(edits, e...)
 				n++
 			}
 			continue
@@ -138,17 +144,36 @@ func annotateFile(path string, src []byte, directive string, opts *AnnotateOptio
 		if !selected(fd, opts) {
 			continue
 		}
-		addDirective(decs, directive)
-		n++
+		if e, ok := addEdit(src, fd, directive, offset); ok {
+			edits = append(edits, e)
+			n++
+		}
 	}
 	if n == 0 {
 		return src, 0, nil
 	}
-	var buf bytes.Buffer
-	if err := decorator.NewRestorer().Fprint(&buf, df); err != nil {
-		return nil, 0, err
+	return applyEdits(src, edits), n, nil
+}
+
+// A lineEdit replaces src[start:end] with text. start and end are at the
+// beginning of lines: an edit inserts whole lines (start == end) or deletes
+// them (text == "").
+type lineEdit struct {
+	start, end int
+	text       string
+}
+
+// applyEdits applies edits, which are in source order and do not overlap.
+func applyEdits(src []byte, edits []lineEdit) []byte {
+	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
+	out := make([]byte, 0, len(src)+64*len(edits))
+	last := 0
+	for _, e := range edits {
+		out = append(out, src[last:e.start]...)
+		out = append(out, e.text...)
+		last = e.end
 	}
-	return buf.Bytes(), n, nil
+	return append(out, src[last:]...)
 }
 
 // selected reports whether annotate should mark fd.
@@ -163,6 +188,14 @@ func selected(fd *ast.FuncDecl, opts *AnnotateOptions) bool {
 			}
 		}
 	}
+	return matches(fd, opts)
+}
+
+// matches reports whether fd passes the -exported and -match filters. They
+// are all that selects the functions whose directives Remove deletes: a
+// directive on a function annotate would skip (init, no body, //go:nosplit)
+// is removed too, since the generator rejects it anyway.
+func matches(fd *ast.FuncDecl, opts *AnnotateOptions) bool {
 	if opts.Exported && !fd.Name.IsExported() {
 		return false
 	}
@@ -172,52 +205,116 @@ func selected(fd *ast.FuncDecl, opts *AnnotateOptions) bool {
 	return true
 }
 
-// addDirective puts the directive at the end of a doc comment, after a "//"
-// line when the comment ends in text, the way gofmt lays out directives.
-func addDirective(decs *dst.Decorations, directive string) {
-	list := *decs
-	if len(list) == 0 {
-		*decs = dst.Decorations{directive}
-		return
+// addEdit inserts the directive as a line of its own right before the line
+// of the func keyword, that is, right after the last line of the doc comment
+// if there is one, with the indentation of that comment (or of the func
+// line). When the doc comment ends in text, a "//" line goes before the
+// directive, the way gofmt separates directives from text. It reports false
+// when the func keyword does not start its line (func A() {}; func B() {}),
+// where no line can be inserted for it.
+func addEdit(src []byte, fd *ast.FuncDecl, directive string, offset func(token.Pos) int) (lineEdit, bool) {
+	at := offset(fd.Pos())
+	start := lineStart(src, at)
+	if start == 0 || !isBlank(src[start:at]) {
+		return lineEdit{}, false
 	}
-	last := list[len(list)-1]
-	if strings.HasPrefix(last, "//") && !isDirectiveText(last) {
-		list = append(list, "//")
+	eol := "\n"
+	if start >= 2 && src[start-2] == '\r' {
+		eol = "\r\n"
 	}
-	*decs = append(list, directive)
+	indent := leadingBlank(src[start:])
+	var text strings.Builder
+	if fd.Doc != nil {
+		last := fd.Doc.List[len(fd.Doc.List)-1]
+		indent = leadingBlank(src[lineStart(src, offset(last.Pos())):])
+		if isTextLine(last) {
+			text.WriteString(indent + "//" + eol)
+		}
+	}
+	text.WriteString(indent + directive + eol)
+	return lineEdit{start: start, end: start, text: text.String()}, true
 }
 
-// removeDirectives deletes fluxloop directives from a doc comment, and the
-// "//" line addDirective put before one, reporting whether it changed
-// anything.
-func removeDirectives(decs *dst.Decorations) bool {
-	list := *decs
-	var out dst.Decorations
-	changed := false
-	for i, d := range list {
-		if !strings.HasPrefix(d, directivePrefix) {
-			out = append(out, d)
+// removeEdits deletes from a doc comment every line that holds a fluxloop
+// directive alone, and the "//" line addEdit put before the directives when
+// they end the comment and the "//" line follows a text line.
+func removeEdits(src []byte, doc *ast.CommentGroup, offset func(token.Pos) int) []lineEdit {
+	list := doc.List
+	ownLine := func(c *ast.Comment) bool {
+		start := lineStart(src, offset(c.Pos()))
+		return isBlank(src[start:offset(c.Pos())])
+	}
+	deleteLine := func(c *ast.Comment) lineEdit {
+		start := lineStart(src, offset(c.Pos()))
+		end := len(src)
+		if i := bytes.IndexByte(src[offset(c.End()):], '\n'); i >= 0 {
+			end = offset(c.End()) + i + 1
+		}
+		return lineEdit{start: start, end: end}
+	}
+	var edits []lineEdit
+	tail := len(list) // list[tail:] are the directive lines that end the comment
+	for i := len(list) - 1; i >= 0 && isDirective(list[i]) && ownLine(list[i]); i-- {
+		tail = i
+	}
+	if tail < len(list) && tail >= 2 && strings.TrimSpace(list[tail-1].Text) == "//" && isTextLine(list[tail-2]) {
+		edits = append(edits, deleteLine(list[tail-1]))
+	}
+	for _, c := range list {
+		if isDirective(c) && ownLine(c) {
+			edits = append(edits, deleteLine(c))
+		}
+	}
+	return edits
+}
+
+// isTextLine reports whether c is a // comment of text (possibly empty)
+// rather than a directive.
+func isTextLine(c *ast.Comment) bool {
+	return strings.HasPrefix(c.Text, "//") && !isDirectiveText(c.Text)
+}
+
+// lineStart is the offset of the start of the line holding src[off].
+func lineStart(src []byte, off int) int {
+	return bytes.LastIndexByte(src[:off], '\n') + 1
+}
+
+// leadingBlank is the indentation at the start of b.
+func leadingBlank(b []byte) string {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return string(b[:i])
+}
+
+func isBlank(b []byte) bool {
+	return len(bytes.Trim(b, " \t")) == 0
+}
+
+// isDirectiveText reports whether a // comment is a directive as gofmt sees
+// it (go/printer and go/doc/comment): //line, //extern and //export
+// comments, and comments of the form //[a-z0-9]+:[a-z0-9] such as
+// //go:noinline and //fluxloop:trace.
+func isDirectiveText(c string) bool {
+	c, ok := strings.CutPrefix(c, "//")
+	if !ok {
+		return false
+	}
+	if strings.HasPrefix(c, "line ") || strings.HasPrefix(c, "extern ") || strings.HasPrefix(c, "export ") {
+		return true
+	}
+	colon := strings.Index(c, ":")
+	if colon <= 0 || colon+1 >= len(c) {
+		return false
+	}
+	for i := 0; i <= colon+1; i++ {
+		if i == colon {
 			continue
 		}
-		changed = true
-		// Drop the separator addDirective added: a "//" line between text
-		// and a directive that ended the comment.
-		if i == len(list)-1 && len(out) >= 2 && out[len(out)-1] == "//" && !isDirectiveText(out[len(out)-2]) && strings.HasPrefix(out[len(out)-2], "//") {
-			out = out[:len(out)-1]
+		if b := c[i]; !('a' <= b && b <= 'z' || '0' <= b && b <= '9') {
+			return false
 		}
 	}
-	if changed {
-		*decs = out
-	}
-	return changed
-}
-
-func isDirectiveText(c string) bool {
-	// //go:..., //fluxloop:..., //line ...: a comment with no space after
-	// the slashes and a colon in its first word.
-	if !strings.HasPrefix(c, "//") || len(c) < 3 || c[2] == ' ' || c[2] == '\t' {
-		return strings.HasPrefix(c, "//line ")
-	}
-	word, _, _ := strings.Cut(c[2:], " ")
-	return strings.Contains(word, ":")
+	return true
 }

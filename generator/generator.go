@@ -28,6 +28,9 @@ type Options struct {
 	Tags []string
 	// Env is the environment of the go command (default: os.Environ()).
 	Env []string
+	// SkipTests leaves _test.go files out (and their dependencies, such as
+	// package testing, uncompiled): for builds that do not run tests.
+	SkipTests bool
 	// Remove strips instrumentation instead of adding it, restoring the
 	// source the generator was run on.
 	Remove bool

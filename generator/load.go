@@ -45,7 +45,7 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 	cfg := &packages.Config{
 		Context:    ctx,
 		Dir:        opts.Dir,
-		Tests:      true,
+		Tests:      !opts.SkipTests,
 		BuildFlags: buildFlags(opts),
 		Env:        opts.Env,
 	}

@@ -35,6 +35,9 @@
 //	          write instrumented copies of the changed files into dir and
 //	          dir/overlay.json for go build -overlay; the sources stay
 //	          untouched, and an unchanged file is not written again
+//	-tests    also instrument _test.go files (default true; -tests=false
+//	          suits overlay builds, which then need not compile package
+//	          testing)
 //	-tags t   comma-separated build tags, as for go build
 //	-gomod    add github.com/fluxloop/fluxloop-go to go.mod when the module
 //	          does not require it yet (default true; with -gomod=false,
@@ -132,6 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		remove   = fs.Bool("remove", false, "strip the instrumentation instead of adding it")
 		tags     = fs.String("tags", "", "comma-separated build tags")
 		gomod    = fs.Bool("gomod", true, "add github.com/fluxloop/fluxloop-go to go.mod when missing")
+		tests    = fs.Bool("tests", true, "also instrument _test.go files (-tests=false leaves them, and package testing, out: for builds)")
 		overlay  = fs.String("overlay", "", "write instrumented copies and an overlay.json for go build -overlay into `dir`; sources stay untouched")
 		verbose  = fs.Bool("v", false, "report what was instrumented and what was skipped")
 		showVer  = fs.Bool("version", false, "print the version and exit")
@@ -150,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "fluxloopgen", toolVersion())
 		return 0
 	}
-	opts := generator.Options{Patterns: fs.Args(), Remove: *remove, AbsLineDirectives: *overlay != ""}
+	opts := generator.Options{Patterns: fs.Args(), Remove: *remove, AbsLineDirectives: *overlay != "", SkipTests: !*tests}
 	if *tags != "" {
 		opts.Tags = splitTags(*tags)
 	}

@@ -30,7 +30,7 @@ func goWrapper(ctx context.Context, verb string, args []string, stdout, stderr i
 		fmt.Fprintf(stderr, "fluxloopgen %s: %v\n", verb, err)
 		return 2
 	}
-	opts := generator.Options{Dir: root, Patterns: []string{"./..."}, Tags: buildTags(goArgs), AbsLineDirectives: true}
+	opts := generator.Options{Dir: root, Patterns: []string{"./..."}, Tags: buildTags(goArgs), AbsLineDirectives: true, SkipTests: verb != "test" && verb != "vet"}
 	res, err := generator.Generate(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s\n", prefixLines(err.Error()))

@@ -87,7 +87,7 @@ func plainBuild(t *testing.T, dir string, env []string) time.Duration {
 // instrumentedBuild times fluxloopgen -overlay and the go build -overlay that
 // follows it, and returns the generator's time and the total.
 func instrumentedBuild(t *testing.T, tool, dir, overlay string, env []string) (gen, total time.Duration) {
-	g := mustRun(t, dir, env, tool, "-overlay", overlay, "./...")
+	g := mustRun(t, dir, env, tool, "-tests=false", "-overlay", overlay, "./...")
 	b := mustRun(t, dir, env, "go", "build", "-overlay", filepath.Join(overlay, "overlay.json"), "./...")
 	if _, err := os.Stat(filepath.Join(overlay, "overlay.json")); err != nil {
 		t.Fatalf("fluxloopgen -overlay wrote no overlay.json: %v", err)
