@@ -161,7 +161,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		opts.Log = stderr
 	}
-	res, err := generator.Generate(ctx, opts)
+	generate := generator.Generate
+	if *overlay != "" && !*list && !*showDiff && !*check {
+		generate = generateCached // an overlay build reuses unchanged results
+	}
+	res, err := generate(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s\n", prefixLines(err.Error()))
 		return 2

@@ -31,7 +31,7 @@ func goWrapper(ctx context.Context, verb string, args []string, stdout, stderr i
 		return 2
 	}
 	opts := generator.Options{Dir: root, Patterns: []string{"./..."}, Tags: buildTags(goArgs), AbsLineDirectives: true, SkipTests: verb != "test" && verb != "vet"}
-	res, err := generator.Generate(ctx, opts)
+	res, err := generateCached(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s\n", prefixLines(err.Error()))
 		return 2
@@ -86,12 +86,8 @@ func moduleRoot(ctx context.Context) (string, error) {
 // one directory per module, so repeated builds reuse unchanged copies and
 // the go build cache keeps hitting.
 func overlayDir(root string) (string, error) {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
 	name := strings.NewReplacer(string(filepath.Separator), "_", ":", "_").Replace(strings.TrimPrefix(root, string(filepath.Separator)))
-	return filepath.Join(cache, "fluxloopgen", "overlay", name), nil
+	return filepath.Join(cacheRoot(), "overlay", name), nil
 }
 
 // buildTags finds a -tags flag among the go command's arguments.
