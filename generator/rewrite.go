@@ -3,6 +3,7 @@ package generator
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"go/ast"
 	"go/token"
 	"regexp"
@@ -102,6 +103,18 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 	})
 	if len(errs) > 0 {
 		return nil, 0, errs
+	}
+	if !g.opts.Remove && !g.opts.AbsLineDirectives && stripped == 0 && len(dirs) > 0 {
+		// Written in place, the file must already be gofmt'd: the output is,
+		// and the //line directives map onto the lines of the file as it
+		// is, so a file that formatting changes would come out with lines
+		// off and would change again on the next run. (Overlays leave the
+		// source alone and need no such guarantee.)
+		if formatted, err := format.Source(f.src); err == nil && !bytes.Equal(formatted, f.src) {
+			name := relPath(g.opts.absDir(), f.path)
+			return nil, 0, ErrorList{{Pos: token.Position{Filename: name, Line: 1, Column: 1},
+				Msg: fmt.Sprintf("%s is not gofmt'd; run gofmt -w %s first (fluxloopgen writes gofmt'd code, and its //line directives assume the file's layout does not change)", name, name)}}
+		}
 	}
 	count := stripped
 	if !g.opts.Remove {
