@@ -76,7 +76,8 @@ func TestOptionErrors(t *testing.T) {
 		{fluxloop.WithFlushInterval(0), "WithFlushInterval"},
 		{fluxloop.WithMaxQueueSize(-1), "WithMaxQueueSize"},
 		{fluxloop.WithStorageName("nosuch"), `unknown storage "nosuch"`},
-		{fluxloop.WithStorageName("http"), "import the package that provides it"},
+		{fluxloop.WithStorageName("http"), "FLUXLOOP_API_URL"},
+		{fluxloop.WithStorageName("otlp"), "runtime/otlp"},
 	} {
 		_, err := fluxloop.NewClient(tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

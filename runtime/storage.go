@@ -58,8 +58,8 @@ var storages = struct {
 // RegisterStorage makes a storage selectable by name with FLUXLOOP_STORAGE or
 // WithStorageName, like database/sql drivers: a package providing a storage
 // calls it from init. Registering a name twice replaces the factory. The
-// names "file", "stdout" and "memory" are built in; "http" and "otlp" are
-// reserved for fluxloop's own sub-packages.
+// names "file", "stdout", "memory" and "http" are built in; "otlp" is
+// registered by importing github.com/fluxloop/fluxloop-go/runtime/otlp.
 func RegisterStorage(name string, factory StorageFactory) {
 	name = strings.ToLower(name)
 	if name == "" || factory == nil {
@@ -88,8 +88,8 @@ func newStorage(c Config) (Storage, error) {
 	if f == nil {
 		slices.Sort(names)
 		hint := ""
-		if name == "http" || name == "otlp" {
-			hint = " (import the package that provides it)"
+		if name == "otlp" {
+			hint = ` (import _ "github.com/fluxloop/fluxloop-go/runtime/otlp" to register it)`
 		}
 		return nil, fmt.Errorf("fluxloop: unknown storage %q%s: registered storages are %s", name, hint, strings.Join(names, ", "))
 	}
