@@ -3,8 +3,8 @@ package generator
 import (
 	"bytes"
 	"fmt"
-	"go/format"
 	"go/ast"
+	"go/format"
 	"go/token"
 	"regexp"
 	"strings"
@@ -105,12 +105,14 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 		return nil, 0, errs
 	}
 	if !g.opts.Remove && !g.opts.AbsLineDirectives && stripped == 0 && len(dirs) > 0 {
-		// Written in place, the file must already be gofmt'd: the output is,
-		// and the //line directives map onto the lines of the file as it
-		// is, so a file that formatting changes would come out with lines
-		// off and would change again on the next run. (Overlays leave the
-		// source alone and need no such guarantee.)
-		if formatted, err := format.Source(f.src); err == nil && !bytes.Equal(formatted, f.src) {
+		// Written in place, the file must already be laid out as gofmt
+		// lays it out, line for line: the output is gofmt'd and the //line
+		// directives map onto the lines of the file as it is, so a file
+		// whose lines formatting moves would come out with lines off and
+		// change again on the next run. Spacing within lines (alignment)
+		// does not matter. (Overlays leave the source alone and need no
+		// such guarantee.)
+		if formatted, err := format.Source(f.src); err == nil && !sameLines(formatted, f.src) {
 			name := relPath(g.opts.absDir(), f.path)
 			return nil, 0, ErrorList{{Pos: token.Position{Filename: name, Line: 1, Column: 1},
 				Msg: fmt.Sprintf("%s is not gofmt'd; run gofmt -w %s first (fluxloopgen writes gofmt'd code, and its //line directives assume the file's layout does not change)", name, name)}}
@@ -253,4 +255,19 @@ func stripLinesAfterImports(df *dst.File) {
 		}
 		return
 	}
+}
+
+// sameLines reports whether a and b have the same lines apart from spacing
+// within them.
+func sameLines(a, b []byte) bool {
+	la, lb := bytes.Split(a, []byte("\n")), bytes.Split(b, []byte("\n"))
+	if len(la) != len(lb) {
+		return false
+	}
+	for i := range la {
+		if !bytes.Equal(bytes.Join(bytes.Fields(la[i]), nil), bytes.Join(bytes.Fields(lb[i]), nil)) {
+			return false
+		}
+	}
+	return true
 }
