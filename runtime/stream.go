@@ -1,13 +1,16 @@
 package fluxloop
 
 import (
+	"fmt"
 	"iter"
 	"math"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Streams: a traced function that returns a receive-only channel, an
@@ -17,99 +20,261 @@ import (
 // error and leaves the span open, and the stream ends it:
 //
 //   - a channel when the source channel is closed (after the last item was
-//     handed to the consumer),
+//     handed to the consumer's channel),
 //   - an iterator when the iteration finishes or the consumer breaks out of
 //     its loop.
 //
 // The output is the JSON array of the items delivered, cut at the capture
-// size limit (WithMaxFieldBytes) with a final "…(N more items)" marker;
-// metadata has stream_items (the count delivered) and first_item_ms (time
-// from the start of the observation to the first item). An item that is an
-// error (the second value of an iter.Seq2[T, error]) or a struct with a
-// non-nil Err error field records that error on the observation.
+// size limit (WithMaxFieldBytes) with a final "…(N more items)" marker, the
+// whole array, marker included, within the limit; metadata has stream_items
+// (the count delivered) and first_item_ms (time from the start of the
+// observation to the first item). An item that is an error (the second value
+// of an iter.Seq2[T, error], or an item of a type implementing error) or a
+// struct with a non-nil Err error field records that error on the
+// observation. Items are encoded only until the limit is reached; after
+// that, delivering an item costs a counter increment.
 //
 // Abandoned streams. An iterator that is never ranged over, or a channel
 // whose consumer stops reading, would keep its observation open forever; at
 // Shutdown such observations end, flagged stream_abandoned, with what was
-// delivered so far. A channel stream is forwarded by one goroutine; when the
-// consumer abandons the channel, that goroutine stays parked on its send
-// next to the producer goroutine the unwrapped program would leak, and keeps
-// forwarding if the consumer comes back (so behaviour never changes).
+// delivered so far (exactly for a parked channel or an iterator never
+// ranged; for a stream still delivering, the items encoded in the output
+// are exact and the count may lag by up to 63 once the output is full).
+// A channel stream is forwarded by one goroutine; when the consumer
+// abandons the channel, that goroutine stays parked on its send next to the
+// producer goroutine the unwrapped program would leak, and keeps forwarding
+// if the consumer comes back (so behaviour never changes). An iterator
+// panicking records the panic on the observation (a panic of the consumer's
+// loop body does not).
 
 // stream is the state of one open stream of a span.
+//
+// One goroutine at a time delivers items (the forwarder of a channel, the
+// goroutine ranging over an iterator): it owns n and enc and calls next and
+// encode without other synchronization. finish may also be called by
+// Shutdown (abandonStreams), from another goroutine, so what it reads is
+// published: the encoded items under mu, the count through pub.
 type stream struct {
-	s       *Span
-	errOf   func(any) error // extracts an item's error, nil when items have none
-	mu      sync.Mutex
-	buf     []byte // JSON array of the captured items, without the closing ]
-	items   int
-	dropped int // items delivered after buf reached the size limit
-	first   time.Duration
-	started atomic.Bool // the iterator has been ranged over (Seq, Seq2)
-	done    bool
+	s   *Span
+	max int // MaxFieldBytes
+
+	// owned by the delivering goroutine
+	n        int  // items delivered
+	enc      bool // items are still being encoded (outputs captured, limit not reached)
+	slow     bool // the next item needs item or item2 (see next)
+	yielding bool // an iterator's consumer is running (a panic now is not the iterator's)
+
+	// pub is n as seen from other goroutines, for finish(abandoned),
+	// stored every pubEvery items (an atomic store per item would cost
+	// more than the rest of an iterator item's path); a channel's
+	// forwarder also stores it before it waits, so that it is exact when
+	// the forwarder is parked: the items handed to the consumer's channel.
+	pub       atomic.Int64
+	forwarded bool         // a channel stream: the forwarder encodes an item before handing it over
+	first     atomic.Int64 // ns from the span's start to the first item, -1 before it
+	started   atomic.Bool  // the iterator has been ranged over (Seq, Seq2)
+
+	mu     sync.Mutex
+	buf    []byte // JSON array of the encoded items, without the closing ]
+	kept   int    // items in buf
+	starts [popRing]int32
+	done   bool
 }
 
-// openStream keeps s open until the returned stream finishes.
-func (s *Span) openStream(errOf func(any) error) *stream {
-	st := &stream{s: s, errOf: errOf, first: -1}
-	s.streams.Add(1)
+const (
+	pubEvery = 64
+	// popRing is how many of the last item boundaries are remembered, to
+	// remove items from the end of buf so that the marker fits: each item
+	// takes at least two bytes, and the marker at most 40.
+	popRing = 32
+)
+
+// closedStreams marks a client's open-stream table once Shutdown has
+// abandoned its streams: later streams are not kept open.
+var closedStreams = &stream{}
+
+// openStream keeps s open until the returned stream finishes; forwarded is
+// true for a channel stream. It returns nil when s's client has been shut
+// down.
+func (s *Span) openStream(forwarded bool) *stream {
 	c := s.client
+	st := &stream{s: s, max: c.cfg.MaxFieldBytes, enc: c.cfg.Capture.outputs(), slow: true, forwarded: forwarded}
+	st.first.Store(-1)
 	c.streamsMu.Lock()
 	if c.openStreams == nil {
 		c.openStreams = map[*stream]struct{}{}
 	}
+	if _, shut := c.openStreams[closedStreams]; shut {
+		c.streamsMu.Unlock()
+		return nil
+	}
 	c.openStreams[st] = struct{}{}
+	s.streams.Add(1)
 	c.streamsMu.Unlock()
 	return st
 }
 
-// check records the error an item carries, if any.
-func (st *stream) check(item any) {
-	if err := st.errOf(item); err != nil {
-		st.s.RecordError(err)
-	}
+// next counts one delivered item and reports whether item must be called
+// for it: for the first item, every pubEvery items, and for every item while
+// items are encoded or checked for errors. Only the delivering goroutine
+// calls it; it is small enough to be inlined into the per-item path.
+func (st *stream) next() (slow bool) {
+	st.n++
+	return st.slow || st.n&(pubEvery-1) == 0
 }
 
-// item records one delivered item.
-func (st *stream) item(v Value) {
+// end is deferred by an iterator wrapper: it finishes the stream, and
+// records a panic of the iterator (not one of the consumer's loop body,
+// which passes through too) on the observation before letting it go on.
+func (st *stream) end() {
+	if r := recover(); r != nil {
+		if !st.yielding {
+			st.s.recordPanic(r)
+		}
+		st.finish(st.n, false)
+		panic(r)
+	}
+	st.finish(st.n, false)
+}
+
+// recordPanic records a panic as Panic does, without ending the span.
+func (s *Span) recordPanic(v any) {
+	if !s.recording {
+		return
+	}
+	msg := sprintSafe(v)
+	stack := string(debug.Stack())
+	s.mu.Lock()
+	if s.state.Load() == spanOpen {
+		x := s.extLocked()
+		x.err, x.hasErr = msg, true
+		x.errType = fmt.Sprintf("%T", v)
+		x.stack = stack
+		x.status = "panic"
+	}
+	s.mu.Unlock()
+}
+
+// item is the slow part of delivering an item: the first item's time, the
+// published count, the item's error and its encoding. Only the delivering
+// goroutine calls it.
+//
+//go:noinline
+func item[T any](st *stream, errOf func(T) error, v T) {
+	if st.n == 1 {
+		st.first.Store(int64(time.Since(st.s.start)))
+	}
+	if !st.forwarded && (st.n&(pubEvery-1) == 0 || !st.enc) { // while encoding, kept counts
+		st.pub.Store(int64(st.n))
+	}
+	if errOf != nil {
+		if err := errOf(v); err != nil {
+			st.s.RecordError(err)
+		}
+	}
+	if st.enc {
+		st.encode(V(v), nil)
+	}
+	st.slow = st.enc || errOf != nil
+}
+
+// item2 is item for a Seq2 pair.
+//
+//go:noinline
+func item2[K, T any](st *stream, errOf func(T) error, k K, v T) {
+	if st.n == 1 {
+		st.first.Store(int64(time.Since(st.s.start)))
+	}
+	if st.n&(pubEvery-1) == 0 || !st.enc {
+		st.pub.Store(int64(st.n))
+	}
+	if errOf != nil {
+		if err := errOf(v); err != nil {
+			st.s.RecordError(err)
+		}
+	}
+	if st.enc {
+		vv := V(v)
+		st.encode(V(k), &vv)
+	}
+	st.slow = st.enc || errOf != nil
+}
+
+// encode appends one item (a, or the pair [a, b] when b is not nil) to the
+// output array, unless it would make the array exceed the size limit: then
+// this item and all later ones are only counted. Only the delivering
+// goroutine calls it.
+func (st *stream) encode(a Value, b *Value) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if st.done {
+		st.enc = false
+		st.mu.Unlock()
 		return
 	}
-	if st.items == 0 {
-		st.first = time.Since(st.s.start)
+	mark := len(st.buf)
+	if cap(st.buf)-mark < 64 && cap(st.buf) < st.max+64 {
+		// Grow by doubling up to the limit, with room for the item that
+		// does not fit, so that the last append does not grow it again.
+		buf := make([]byte, mark, min(max(256, 2*cap(st.buf)), st.max+64))
+		copy(buf, st.buf)
+		st.buf = buf
 	}
-	st.items++
-	if !st.s.client.cfg.Capture.outputs() {
-		return
-	}
-	if st.dropped > 0 || len(st.buf) >= st.s.client.cfg.MaxFieldBytes {
-		st.dropped++
-		return
-	}
-	if len(st.buf) == 0 {
+	if mark == 0 {
 		st.buf = append(st.buf, '[')
 	} else {
 		st.buf = append(st.buf, ',')
 	}
-	sl := v.frozen()
-	st.buf = appendValue(st.buf, &sl)
+	if b != nil {
+		st.buf = append(st.buf, '[')
+	}
+	sa := a.frozen()
+	st.buf = appendValue(st.buf, &sa)
+	if b != nil {
+		st.buf = append(st.buf, ',')
+		sb := b.frozen()
+		st.buf = appendValue(st.buf, &sb)
+		st.buf = append(st.buf, ']')
+	}
+	if len(st.buf)+1 > st.max { // +1: the closing ]
+		st.buf = st.buf[:mark]
+		st.enc = false
+	} else {
+		st.starts[st.kept%popRing] = int32(mark)
+		st.kept++
+	}
+	st.mu.Unlock()
 }
 
 // finish ends the stream: it records the items on the span and ends the span
-// if the function has returned and no other stream of it is open.
-func (st *stream) finish(abandoned bool) {
+// if the function has returned and no other stream of it is open. n is the
+// number of items delivered, or -1 when the caller is not the delivering
+// goroutine (Shutdown): the published count is used then.
+func (st *stream) finish(n int, abandoned bool) {
 	st.mu.Lock()
 	if st.done {
 		st.mu.Unlock()
 		return
 	}
 	st.done = true
+	buf, kept := st.buf, st.kept
+	if n < 0 {
+		// The encoded items were delivered, but for the one a forwarder
+		// holds: it encodes an item before handing it over.
+		n = int(st.pub.Load())
+		if st.forwarded {
+			n = max(n, kept-1)
+		} else {
+			n = max(n, kept)
+		}
+		for kept > n && st.kept-kept < popRing {
+			kept--
+			buf = buf[:st.starts[kept%popRing]]
+		}
+	}
 	s := st.s
-	md := []Attr{{Key: "stream_items", Value: slot{kind: kindInt, n: uint64(st.items)}}}
-	if st.first >= 0 {
-		md = append(md, Attr{Key: "first_item_ms", Value: slot{kind: kindFloat, n: math.Float64bits(float64(st.first) / 1e6)}})
+	md := []Attr{{Key: "stream_items", Value: slot{kind: kindInt, n: uint64(n)}}}
+	if first := st.first.Load(); first >= 0 {
+		md = append(md, Attr{Key: "first_item_ms", Value: slot{kind: kindFloat, n: math.Float64bits(float64(first) / 1e6)}})
 	}
 	if abandoned {
 		md = append(md, Attr{Key: "stream_abandoned", Value: slot{kind: kindBool, n: 1}})
@@ -117,18 +282,31 @@ func (st *stream) finish(abandoned bool) {
 	var out slot
 	hasOut := s.client.cfg.Capture.outputs()
 	if hasOut {
-		buf := st.buf
-		if len(buf) == 0 {
+		if dropped := n - kept; dropped > 0 {
+			// Remove items from the end until the marker fits.
+			for len(buf)+len(markerText(dropped))+4 > st.max && kept > 0 {
+				kept--
+				dropped++
+				if st.kept-kept > popRing {
+					buf, dropped, kept = buf[:0], dropped+kept, 0
+					break
+				}
+				buf = buf[:st.starts[kept%popRing]]
+			}
+			if len(buf) == 0 {
+				buf = append(buf, '[')
+			} else {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, markerText(dropped))
+			md = append(md, Attr{Key: "fluxloop.truncated", Value: slot{kind: kindBool, n: 1}})
+		} else if len(buf) == 0 {
 			buf = append(buf, '[')
 		}
-		if st.dropped > 0 {
-			buf = append(buf, ',')
-			buf = appendString(buf, "…("+strconv.Itoa(st.dropped)+" more items)")
-			md = append(md, Attr{Key: "fluxloop.truncated", Value: slot{kind: kindBool, n: 1}})
-		}
 		buf = append(buf, ']')
-		out = slot{kind: kindJSON, s: string(buf)}
+		out = slot{kind: kindJSON, s: unsafe.String(unsafe.SliceData(buf), len(buf))} // buf is not used again
 	}
+	st.buf = nil
 	st.mu.Unlock()
 
 	c := s.client
@@ -150,16 +328,24 @@ func (st *stream) finish(abandoned bool) {
 	}
 }
 
-// abandonStreams ends every open stream of c (at Shutdown).
+func markerText(dropped int) string {
+	return "…(" + strconv.Itoa(dropped) + " more items)"
+}
+
+// abandonStreams ends every open stream of c (at Shutdown); streams opened
+// later are not kept open.
 func (c *Client) abandonStreams() {
 	c.streamsMu.Lock()
 	open := make([]*stream, 0, len(c.openStreams))
 	for st := range c.openStreams {
-		open = append(open, st)
+		if st != closedStreams {
+			open = append(open, st)
+		}
 	}
+	c.openStreams = map[*stream]struct{}{closedStreams: {}}
 	c.streamsMu.Unlock()
 	for _, st := range open {
-		st.finish(true)
+		st.finish(-1, true)
 	}
 }
 
@@ -172,17 +358,46 @@ func Chan[T any](s *Span, src <-chan T) <-chan T {
 	if s == nil || src == nil || !s.recording || s.state.Load() != spanOpen {
 		return src
 	}
-	st := s.openStream(errField[T]())
+	st := s.openStream(true)
+	if st == nil {
+		return src
+	}
+	errOf := itemErrorFunc[T]()
 	out := make(chan T, cap(src))
 	go func() {
-		for v := range src {
-			if st.errOf != nil {
-				st.check(v)
+		for {
+			// The count is published before the forwarder waits, on the
+			// producer or on the consumer (so that it is exact when the
+			// consumer has abandoned the channel), and every pubEvery
+			// items, not after every item: an atomic store costs more
+			// than the rest of the item's path but the channel operations.
+			var v T
+			var ok bool
+			select {
+			case v, ok = <-src:
+			default:
+				st.pub.Store(int64(st.n)) // every item so far was handed over
+				v, ok = <-src
 			}
-			st.item(V(v))
-			out <- v
+			if !ok {
+				break
+			}
+			// The item is encoded before it is handed over: after that
+			// the consumer may change what it points to.
+			if st.n++; st.slow {
+				item(st, errOf, v)
+			}
+			select {
+			case out <- v:
+			default:
+				st.pub.Store(int64(st.n - 1)) // all but v were handed over
+				out <- v
+			}
+			if st.n&(pubEvery-1) == 0 {
+				st.pub.Store(int64(st.n))
+			}
 		}
-		st.finish(false) // the observation ends before the consumer sees the close
+		st.finish(st.n, false) // the observation ends before the consumer sees the close
 		close(out)
 	}()
 	return out
@@ -196,19 +411,25 @@ func Seq[T any](s *Span, seq iter.Seq[T]) iter.Seq[T] {
 	if s == nil || seq == nil || !s.recording || s.state.Load() != spanOpen {
 		return seq
 	}
-	st := s.openStream(errField[T]())
+	st := s.openStream(false)
+	if st == nil {
+		return seq
+	}
+	errOf := itemErrorFunc[T]()
 	return func(yield func(T) bool) {
 		if st.started.Swap(true) {
 			seq(yield)
 			return
 		}
-		defer st.finish(false)
+		defer st.end()
 		seq(func(v T) bool {
-			if st.errOf != nil {
-				st.check(v)
+			if st.next() {
+				item(st, errOf, v)
 			}
-			st.item(V(v))
-			return yield(v)
+			st.yielding = true
+			more := yield(v)
+			st.yielding = false
+			return more
 		})
 	}
 }
@@ -219,53 +440,71 @@ func Seq2[K, T any](s *Span, seq iter.Seq2[K, T]) iter.Seq2[K, T] {
 	if s == nil || seq == nil || !s.recording || s.state.Load() != spanOpen {
 		return seq
 	}
-	st := s.openStream(nil)
+	st := s.openStream(false)
+	if st == nil {
+		return seq
+	}
+	errOf := itemErrorFunc[T]()
 	return func(yield func(K, T) bool) {
 		if st.started.Swap(true) {
 			seq(yield)
 			return
 		}
-		defer st.finish(false)
+		defer st.end()
 		seq(func(k K, v T) bool {
-			if err, ok := any(v).(error); ok && err != nil {
-				s.RecordError(err)
+			if st.next() {
+				item2(st, errOf, k, v)
 			}
-			st.item(pairValue(k, v))
-			return yield(k, v)
+			st.yielding = true
+			more := yield(k, v)
+			st.yielding = false
+			return more
 		})
 	}
 }
 
-// pairValue captures a Seq2 item as a two-element JSON array.
-func pairValue[K, T any](k K, v T) Value {
-	kv, vv := V(k), V(v)
-	a, b := kv.frozen(), vv.frozen()
-	buf := appendValue([]byte{'['}, &a)
-	buf = append(buf, ',')
-	buf = appendValue(buf, &b)
-	buf = append(buf, ']')
-	return Value{slot: slot{kind: kindJSON, s: string(buf)}}
-}
+var errorType = reflect.TypeFor[error]()
 
-// errField returns a function that reads the Err error field of items of
-// type T, or nil when T is not a struct with such a field.
-func errField[T any]() func(any) error {
+// itemErrorFunc returns a function that reads the error an item of type T
+// carries, or nil when T carries none: the item itself when it is an error
+// (for an interface type, when its dynamic value is one; a nil pointer is no
+// error), or the Err field of type error of a struct.
+func itemErrorFunc[T any]() func(T) error {
 	t := reflect.TypeFor[T]()
-	if t.Kind() != reflect.Struct {
+	switch k := t.Kind(); {
+	case k == reflect.Interface:
+		return func(v T) error {
+			err, _ := any(v).(error)
+			return err
+		}
+	case t.Implements(errorType):
+		nilable := k == reflect.Pointer || k == reflect.Map || k == reflect.Slice || k == reflect.Func || k == reflect.Chan
+		return func(v T) error {
+			if nilable && reflect.ValueOf(&v).Elem().IsNil() {
+				return nil
+			}
+			return any(v).(error)
+		}
+	case k != reflect.Struct:
 		return nil
 	}
 	f, ok := t.FieldByName("Err")
-	errType := reflect.TypeFor[error]()
-	if !ok || f.Type != errType || !f.IsExported() {
+	if !ok || f.Type != errorType || !f.IsExported() {
 		return nil
 	}
-	idx := f.Index
-	return func(item any) error {
-		v, ok := item.(T)
-		if !ok {
+	if len(f.Index) == 1 {
+		off := f.Offset
+		return func(v T) error {
+			return *(*error)(unsafe.Add(unsafe.Pointer(&v), off))
+		}
+	}
+	idx := f.Index // promoted from an embedded struct or pointer
+	return func(v T) error {
+		fv, err := reflect.ValueOf(&v).Elem().FieldByIndexErr(idx)
+		if err != nil { // through a nil embedded pointer
 			return nil
 		}
-		err, _ := reflect.ValueOf(&v).Elem().FieldByIndex(idx).Interface().(error)
-		return err
+		e, _ := fv.Interface().(error)
+		return e
 	}
 }
