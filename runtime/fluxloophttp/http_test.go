@@ -497,6 +497,13 @@ func TestHijack(t *testing.T) {
 	if string(b) != "hijacked" {
 		t.Errorf("body %q", b)
 	}
+	// The client can finish reading before the handler returns and its
+	// observation ends: wait for it (bounded).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, ok := rec.ByName("Endpoint"); ok {
+			break
+		}
+	}
 	ep := rec.MustGet("Endpoint")
 	if ep.Output != nil || ep.Metadata["http.hijacked"] != true {
 		t.Errorf("hijacked request recorded output %s metadata %v", ep.Output, ep.Metadata)
