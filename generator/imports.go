@@ -187,6 +187,6 @@ func removeUnusedImports(df *dst.File) {
 	}
 	df.Imports = imports
 	if removed {
-		stripLinesAfterImports(df)
+		stripDeclDirectives(df)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"go/types"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -665,6 +666,9 @@ func (fr *fileRewriter) addSites() {
 	gd := df.Decls[0].(*dst.GenDecl)
 	gd.Decs.Before = dst.EmptyLine
 	gd.Decs.Start = dst.Decorations{sitesComment}
+	if fr.perDecl {
+		gd.Decs.Start = dst.Decorations{perDeclComment}
+	}
 	gd.Decs.After = dst.NewLine
 	// Comments at the end of the file stay at the end, after the sites.
 	if n := len(fr.df.Decls); n > 0 {
@@ -789,11 +793,13 @@ func isSpanCheck(s dst.Stmt) bool {
 }
 
 // stripSites removes the block of site variables, handing the comments
-// that followed it back to the declaration before it.
-func stripSites(df *dst.File) {
+// that followed it back to the declaration before it. It reports whether the
+// block said that every declaration was mapped (see mapEveryDecl).
+func stripSites(df *dst.File) (perDecl bool) {
 	decls := df.Decls[:0]
 	for _, decl := range df.Decls {
 		if gd, ok := decl.(*dst.GenDecl); ok && gd.Tok == token.VAR && isSitesDecl(gd) {
+			perDecl = slices.Contains(gd.Decs.Start, perDeclComment)
 			if len(decls) > 0 && len(gd.Decs.End) > 0 {
 				prev := decls[len(decls)-1].Decorations()
 				prev.End = append(prev.End, gd.Decs.End...)
@@ -803,6 +809,7 @@ func stripSites(df *dst.File) {
 		decls = append(decls, decl)
 	}
 	df.Decls = decls
+	return perDecl
 }
 
 func isSitesDecl(gd *dst.GenDecl) bool {

@@ -30,8 +30,13 @@ const (
 	httpPlaceholder   = "__fluxloopHTTP"   // stands for the runtime's HTTP support
 )
 
-// sitesComment introduces the block of observation sites at the end of a file.
-const sitesComment = "// Observation sites of the functions above, written by fluxloopgen."
+// sitesComment introduces the block of observation sites at the end of a
+// file; perDeclComment replaces it in a file whose declarations each carry a
+// //line directive (see mapEveryDecl), so a later run does the same.
+const (
+	sitesComment   = "// Observation sites of the functions above, written by fluxloopgen."
+	perDeclComment = "// Observation sites of the functions above, written by fluxloopgen (lines mapped per declaration)."
+)
 
 // packageRewriter rewrites the files of one package.
 type packageRewriter struct {
@@ -87,7 +92,8 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 			}
 		}
 	}
-	stripSites(df)
+	perDecl := stripSites(df)
+	stripDeclDirectives(df)
 	removeUnusedImports(df)
 	// Any identifier left with the reserved prefix is the user's; report
 	// each name once, where it first appears.
@@ -104,18 +110,13 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 	if len(errs) > 0 {
 		return nil, 0, errs
 	}
-	if !g.opts.Remove && !g.opts.AbsLineDirectives && stripped == 0 && len(dirs) > 0 {
-		// Written in place, the file must already be laid out as gofmt
-		// lays it out, line for line: the output is gofmt'd and the //line
-		// directives map onto the lines of the file as it is, so a file
-		// whose lines formatting moves would come out with lines off and
-		// change again on the next run. Spacing within lines (alignment)
-		// does not matter. (Overlays leave the source alone and need no
-		// such guarantee.)
+	if !g.opts.Remove && stripped == 0 && len(dirs) > 0 {
+		// The output is gofmt'd, and the //line directives map onto the
+		// lines of the file as it is. When formatting moves lines (not
+		// just spacing within them), every declaration gets a directive,
+		// so lines stay right however gofmt moved them.
 		if formatted, err := format.Source(f.src); err == nil && !sameLines(formatted, f.src) {
-			name := relPath(g.opts.absDir(), f.path)
-			return nil, 0, ErrorList{{Pos: token.Position{Filename: name, Line: 1, Column: 1},
-				Msg: fmt.Sprintf("%s is not gofmt'd; run gofmt -w %s first (fluxloopgen writes gofmt'd code, and its //line directives assume the file's layout does not change)", name, name)}}
+			perDecl = true
 		}
 	}
 	count := stripped
@@ -136,9 +137,13 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 		if len(errs) > 0 {
 			return nil, 0, errs
 		}
+		fr.perDecl = perDecl && count > 0
 		fr.addSites()
 		if err := fr.addImports(dirs); err != nil {
 			return nil, 0, err
+		}
+		if fr.perDecl {
+			fr.mapEveryDecl()
 		}
 	}
 	var buf bytes.Buffer
@@ -195,6 +200,7 @@ type fileRewriter struct {
 	df       *dst.File
 	injected map[*ast.FuncDecl]int
 	sites    []string // site variable specs, as source
+	perDecl  bool     // map every declaration (mapEveryDecl)
 }
 
 func (fr *fileRewriter) errorf(pos token.Pos, format string, args ...any) *Error {
@@ -206,31 +212,48 @@ func (fr *fileRewriter) errorf(pos token.Pos, format string, args ...any) *Error
 // do not shift the line numbers of the code below it. The directive stands
 // apart, followed by an empty line, so no doc comment absorbs it.
 func (fr *fileRewriter) restoreLinesAfterImports() {
-	var first ast.Decl
 	for _, decl := range fr.f.ast.Decls {
 		if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.IMPORT {
 			continue
 		}
-		first = decl
-		break
-	}
-	if first == nil {
+		fr.mapDecl(decl)
 		return
 	}
-	pos := first.Pos()
-	if fd, ok := first.(*ast.FuncDecl); ok && fd.Doc != nil {
+}
+
+// mapEveryDecl puts a //line directive before every declaration after the
+// imports, for a file whose lines gofmt moves.
+func (fr *fileRewriter) mapEveryDecl() {
+	for _, decl := range fr.f.ast.Decls {
+		if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.IMPORT {
+			continue
+		}
+		fr.mapDecl(decl)
+	}
+}
+
+// mapDecl puts a //line directive, followed by an empty line, before decl
+// (and the comments that go with it), mapping it back to its own line,
+// unless it has one already.
+func (fr *fileRewriter) mapDecl(decl ast.Decl) {
+	decs := fr.dec.Dst.Nodes[decl].Decorations()
+	if len(decs.Start) >= 2 && isLineDirective(decs.Start[0]) && decs.Start[1] == "\n" {
+		return
+	}
+	pos := decl.Pos()
+	if fd, ok := decl.(*ast.FuncDecl); ok && fd.Doc != nil {
 		pos = fd.Doc.Pos()
 	}
-	if gd, ok := first.(*ast.GenDecl); ok && gd.Doc != nil {
+	if gd, ok := decl.(*ast.GenDecl); ok && gd.Doc != nil {
 		pos = gd.Doc.Pos()
 	}
-	// Comments between the imports and the declaration belong to it.
+	// Comments between the previous declaration and this one belong to it.
 	after := fr.f.ast.Name.End()
-	for _, decl := range fr.f.ast.Decls {
-		if decl == first {
+	for _, d := range fr.f.ast.Decls {
+		if d == decl {
 			break
 		}
-		after = decl.End()
+		after = d.End()
 	}
 	for _, cg := range fr.f.ast.Comments {
 		if cg.Pos() > after && cg.Pos() < pos && !strings.HasPrefix(cg.List[0].Text, "//line ") {
@@ -239,12 +262,11 @@ func (fr *fileRewriter) restoreLinesAfterImports() {
 		}
 	}
 	line := fr.g.fset.Position(pos).Line - 1 // the empty line after the directive
-	decs := fr.dec.Dst.Nodes[first].Decorations()
 	decs.Start.Prepend(fr.lineDirective(line), "\n")
 }
 
-// stripLinesAfterImports removes the directive restoreLinesAfterImports added.
-func stripLinesAfterImports(df *dst.File) {
+// stripDeclDirectives removes the directives mapDecl added.
+func stripDeclDirectives(df *dst.File) {
 	for _, decl := range df.Decls {
 		if gd, ok := decl.(*dst.GenDecl); ok && gd.Tok == token.IMPORT {
 			continue
@@ -253,7 +275,6 @@ func stripLinesAfterImports(df *dst.File) {
 		if len(*start) >= 2 && isLineDirective((*start)[0]) && (*start)[1] == "\n" {
 			*start = (*start)[2:]
 		}
-		return
 	}
 }
 
