@@ -230,31 +230,10 @@ func (h Handover) Release() {
 	sh.mu.Unlock()
 }
 
-// quiet is a goroutine's current span while fluxloop runs user code to
+// quiet is a goroutine's current span (adopt(quiet) ... restore) while
+// fluxloop runs user code to
 // capture a value (a MarshalJSON or MarshalText method, an Error method). It
 // records nothing, so traced functions called from there start no
 // observation: capturing a value cannot record spurious observations, nor
 // recurse when the value's encoder calls the traced function itself.
 var quiet = &Span{parent: context.Background()}
-
-// hush makes quiet the goroutine's current span until unhush.
-func hush() (gid int64, prev *Span) {
-	gid = goid.Get()
-	sh := shardOf(gid)
-	sh.mu.Lock()
-	prev = sh.t.get(gid)
-	sh.t.set(gid, quiet)
-	sh.mu.Unlock()
-	return gid, prev
-}
-
-func unhush(gid int64, prev *Span) {
-	sh := shardOf(gid)
-	sh.mu.Lock()
-	if prev == nil {
-		sh.t.delete(gid)
-	} else {
-		sh.t.set(gid, prev)
-	}
-	sh.mu.Unlock()
-}

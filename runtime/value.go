@@ -135,9 +135,9 @@ func valueOf(v any) slot {
 // errorText returns err.Error(), recovering from a panic in Error (for
 // example a method with a pointer receiver called on a nil pointer).
 func errorText(err error) (s string) {
-	gid, prev := hush()
+	gid, prev := adopt(quiet) // Error may call traced code
 	defer func() {
-		unhush(gid, prev)
+		restore(gid, prev)
 		if r := recover(); r != nil {
 			s = fmt.Sprintf("<%T: Error panicked: %v>", err, r)
 		}
@@ -174,9 +174,9 @@ func encodeComposite(a any) (s string, k valueKind) {
 }
 
 func marshalSafe(a any) (b []byte, err error) {
-	gid, prev := hush() // the value's MarshalJSON may call traced code
+	gid, prev := adopt(quiet) // the value's MarshalJSON may call traced code
 	defer func() {
-		unhush(gid, prev)
+		restore(gid, prev)
 		if r := recover(); r != nil {
 			b, err = nil, fmt.Errorf("panic: %v", r)
 		}

@@ -9,7 +9,6 @@ import (
 	"regexp"
 
 	"github.com/fluxloop/fluxloop-go/generator"
-	"github.com/fluxloop/fluxloop-go/internal/diff"
 )
 
 const annotateUsage = `usage: fluxloopgen annotate [flags] [packages]
@@ -72,15 +71,7 @@ func annotate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	cwd, _ := os.Getwd()
-	for _, c := range res.Changes {
-		name := displayPath(cwd, c.Path)
-		if *list {
-			fmt.Fprintln(stdout, name)
-		}
-		if *showDiff {
-			stdout.Write(diff.Unified(name+".orig", name, c.Old, c.New))
-		}
-	}
+	printChanges(stdout, cwd, res.Changes, *list, *showDiff)
 	if *list || *showDiff {
 		return 0
 	}

@@ -175,15 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cwd, _ := os.Getwd()
 	dryRun := *list || *showDiff || *check
-	for _, c := range res.Changes {
-		name := displayPath(cwd, c.Path)
-		if *list {
-			fmt.Fprintln(stdout, name)
-		}
-		if *showDiff {
-			stdout.Write(diff.Unified(name+".orig", name, c.Old, c.New))
-		}
-	}
+	printChanges(stdout, cwd, res.Changes, *list, *showDiff)
 	if *verbose {
 		verb := "instrumented"
 		if *remove {
@@ -250,6 +242,19 @@ func toolVersion() string {
 		}
 	}
 	return "(devel)"
+}
+
+// printChanges lists the changed files (-l) and prints their diffs (-d).
+func printChanges(stdout io.Writer, cwd string, changes []generator.Change, list, showDiff bool) {
+	for _, c := range changes {
+		name := displayPath(cwd, c.Path)
+		if list {
+			fmt.Fprintln(stdout, name)
+		}
+		if showDiff {
+			stdout.Write(diff.Unified(name+".orig", name, c.Old, c.New))
+		}
+	}
 }
 
 func displayPath(cwd, path string) string {
