@@ -2,10 +2,12 @@ package fluxloop
 
 import (
 	"context"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -97,8 +99,77 @@ func V[T any](v T) Value {
 		// A second conversion, so that only this branch lets v escape.
 		return Value{slot: slot{kind: kindString, s: errorText(any(v).(error))}}
 	default:
+		if sl, ok := namedScalar(&v); ok {
+			return Value{slot: sl}
+		}
 		return Value{slot: slot{kind: kindAny}, a: any(v)}
 	}
+}
+
+// scalarKinds caches, per type, whether a named type of a scalar kind (such
+// as time.Duration) can be captured as its underlying value: only when it
+// has no MarshalJSON or MarshalText method, so the result is what
+// encoding/json would write.
+var scalarKinds sync.Map // reflect.Type -> bool
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// namedScalar captures *p without boxing it when T is a named type of a
+// bool, integer, float or string kind that encodes as that kind.
+func namedScalar[T any](p *T) (slot, bool) {
+	t := reflect.TypeFor[T]()
+	k := t.Kind()
+	if k < reflect.Bool || k > reflect.Float64 && k != reflect.String {
+		return slot{}, false
+	}
+	ok, known := scalarKinds.Load(t)
+	if !known {
+		ok = !t.Implements(jsonMarshaler) && !t.Implements(textMarshaler)
+		scalarKinds.Store(t, ok)
+	}
+	if !ok.(bool) {
+		return slot{}, false
+	}
+	ptr := unsafe.Pointer(p)
+	switch k {
+	case reflect.Bool:
+		if *(*bool)(ptr) {
+			return slot{kind: kindBool, n: 1}, true
+		}
+		return slot{kind: kindBool}, true
+	case reflect.Int:
+		return slot{kind: kindInt, n: uint64(*(*int)(ptr))}, true
+	case reflect.Int8:
+		return slot{kind: kindInt, n: uint64(*(*int8)(ptr))}, true
+	case reflect.Int16:
+		return slot{kind: kindInt, n: uint64(*(*int16)(ptr))}, true
+	case reflect.Int32:
+		return slot{kind: kindInt, n: uint64(*(*int32)(ptr))}, true
+	case reflect.Int64:
+		return slot{kind: kindInt, n: uint64(*(*int64)(ptr))}, true
+	case reflect.Uint:
+		return slot{kind: kindUint, n: uint64(*(*uint)(ptr))}, true
+	case reflect.Uint8:
+		return slot{kind: kindUint, n: uint64(*(*uint8)(ptr))}, true
+	case reflect.Uint16:
+		return slot{kind: kindUint, n: uint64(*(*uint16)(ptr))}, true
+	case reflect.Uint32:
+		return slot{kind: kindUint, n: uint64(*(*uint32)(ptr))}, true
+	case reflect.Uint64:
+		return slot{kind: kindUint, n: *(*uint64)(ptr)}, true
+	case reflect.Uintptr:
+		return slot{kind: kindUint, n: uint64(*(*uintptr)(ptr))}, true
+	case reflect.Float32:
+		return slot{kind: kindFloat, n: math.Float64bits(float64(*(*float32)(ptr)))}, true
+	case reflect.Float64:
+		return slot{kind: kindFloat, n: math.Float64bits(*(*float64)(ptr))}, true
+	case reflect.String:
+		return slot{kind: kindString, s: *(*string)(ptr)}, true
+	}
+	return slot{}, false
 }
 
 // valueOf captures an arbitrary value and snapshots it at once. It is used
