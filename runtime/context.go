@@ -21,6 +21,11 @@ func (c *spanCtx) Value(key any) any {
 	if _, ok := key.(spanKey); ok {
 		return (*Span)(c)
 	}
+	if b := bridge.Load(); b != nil && b.Value != nil && c.recording {
+		if v, ok := b.Value(key, (*Span)(c).SpanContext()); ok {
+			return v
+		}
+	}
 	return c.parent.Value(key)
 }
 

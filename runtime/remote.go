@@ -90,9 +90,16 @@ func (s *Span) SpanContext() SpanContext {
 // observation joins that trace as its child; Wrap returns a ctx derived from
 // an observation's ctx in which the other tracer sees the observation as its
 // active span, so its spans nest under it. Either may be nil.
+//
+// Value, when set, answers a context lookup made on an observation's ctx
+// (key is what the other tracer looks up; sc the observation's ids) before
+// the lookup goes on to the parent context: it lets the other tracer see the
+// observation without Wrap's extra context per observation, paying only
+// when the tracer actually looks.
 type Bridge struct {
 	Parent func(ctx context.Context) (SpanContext, bool)
 	Wrap   func(ctx context.Context, sc SpanContext) context.Context
+	Value  func(key any, sc SpanContext) (any, bool)
 }
 
 var bridge atomic.Pointer[Bridge]

@@ -16,7 +16,7 @@ import (
 //
 // InstallBridge installs it; use Bridge directly to combine it with another.
 func Bridge() *fluxloop.Bridge {
-	return &fluxloop.Bridge{Parent: otelParent, Wrap: wrapObservation}
+	return &fluxloop.Bridge{Parent: otelParent, Value: observationValue}
 }
 
 // InstallBridge installs Bridge with fluxloop.SetBridge. The package's init
@@ -57,4 +57,36 @@ func wrapObservation(ctx context.Context, sc fluxloop.SpanContext) context.Conte
 		TraceFlags: flags,
 		TraceState: ts,
 	}))
+}
+
+// otelSpanKey is the context key under which OpenTelemetry keeps the active
+// span. It is unexported, so it is found once by watching which key
+// trace.SpanContextFromContext looks up.
+var otelSpanKey = func() any {
+	var probe keyProbe
+	trace.SpanContextFromContext(&probe)
+	return probe.key
+}()
+
+// keyProbe is a context that records the key of a Value lookup.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	if p.key == nil {
+		p.key = key
+	}
+	return nil
+}
+
+// observationValue answers OpenTelemetry's lookup of the active span in an
+// observation's ctx with a span context carrying the observation's ids, so
+// spans started there nest under it. Other keys go on to the parent ctx.
+func observationValue(key any, sc fluxloop.SpanContext) (any, bool) {
+	if key == nil || key != otelSpanKey {
+		return nil, false
+	}
+	return wrapObservation(context.Background(), sc).Value(key), true
 }
