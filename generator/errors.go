@@ -15,6 +15,7 @@ type Error struct {
 	Msg string
 }
 
+// Error formats the error as the go command does: file:line:col: message.
 func (e *Error) Error() string {
 	if !e.Pos.IsValid() {
 		return e.Msg
@@ -26,6 +27,7 @@ func (e *Error) Error() string {
 // error of a run that found problems in the source.
 type ErrorList []*Error
 
+// Error joins the errors, one a line.
 func (l ErrorList) Error() string {
 	var b strings.Builder
 	for i, e := range l {
