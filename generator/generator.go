@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/token"
 	"io"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strings"
+	"sync"
 )
 
 // RuntimePath is the import path of the package generated code calls.
@@ -106,31 +110,75 @@ func Generate(ctx context.Context, opts Options) (res *Result, err error) {
 	var errs ErrorList
 	for _, pf := range pkgs {
 		g := newPackageRewriter(pf, &opts)
-		for _, f := range pf.files {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			out, n, err := g.rewriteFile(f)
+		results := g.rewriteAll(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for i, r := range results {
+			f := pf.files[i]
 			var list ErrorList
-			if errors.As(err, &list) {
+			if errors.As(r.err, &list) {
 				errs = append(errs, list...)
 				continue
 			}
-			if err != nil {
-				return nil, fmt.Errorf("rewrite %s: %w", relPath(opts.absDir(), f.path), err)
+			if r.err != nil {
+				return nil, fmt.Errorf("rewrite %s: %w", relPath(opts.absDir(), f.path), r.err)
 			}
-			res.Functions += n
-			if out != nil && !bytes.Equal(out, f.src) {
-				res.Changes = append(res.Changes, Change{Path: f.path, Old: f.src, New: out})
+			res.Functions += r.n
+			if r.out != nil && !bytes.Equal(r.out, f.src) {
+				res.Changes = append(res.Changes, Change{Path: f.path, Old: f.src, New: r.out})
 			}
 		}
 		res.Warnings = append(res.Warnings, pf.warnings...)
+		sort.Strings(g.warnings)
 		res.Warnings = append(res.Warnings, g.warnings...)
 	}
 	if len(errs) > 0 {
 		return nil, errs.sort()
 	}
 	return res, nil
+}
+
+// fileResult is what rewriting one file gave.
+type fileResult struct {
+	out []byte
+	n   int
+	err error
+}
+
+// rewriteAll rewrites the package's files, on as many goroutines as there
+// are CPUs: files are independent once the site names, which must not
+// depend on scheduling, are given out in file order.
+func (g *packageRewriter) rewriteAll(ctx context.Context) []fileResult {
+	for _, f := range g.pf.files {
+		dirs := findDirectives(f.ast, func(token.Pos, string, ...any) {})
+		for _, decl := range f.ast.Decls {
+			if fd, ok := decl.(*ast.FuncDecl); ok && dirs[fd] != nil {
+				g.names[fd] = g.siteName(fd)
+			}
+		}
+	}
+	results := make([]fileResult, len(g.pf.files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, f := range g.pf.files {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			defer func() {
+				if p := recover(); p != nil {
+					results[i].err = fmt.Errorf("internal error (please report it): %v", p)
+				}
+			}()
+			out, n, err := g.rewriteFile(f)
+			results[i] = fileResult{out, n, err}
+		})
+	}
+	wg.Wait()
+	return results
 }
 
 // errorf makes a positioned error for a file of the run.

@@ -131,7 +131,7 @@ func (fr *fileRewriter) instrument(afd *ast.FuncDecl, d *Directive) error {
 		}
 	}
 	shape := fr.shape(fd, afd, d)
-	site := fr.g.siteName(afd)
+	site := fr.g.names[afd]
 	stmts, err := fr.statements(shape, site)
 	if err != nil {
 		return fmt.Errorf("template for %s: %w", afd.Name.Name, err)
@@ -171,6 +171,8 @@ func (fr *fileRewriter) note(afd *ast.FuncDecl, msg string) {
 	}
 	pos := fr.g.fset.PositionFor(afd.Name.Pos(), false)
 	pos.Filename = relPath(fr.g.opts.absDir(), pos.Filename)
+	fr.g.mu.Lock()
+	defer fr.g.mu.Unlock()
 	fmt.Fprintf(fr.g.opts.Log, "%s: %s: %s\n", pos, afd.Name.Name, msg)
 }
 

@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/dave/dst"
 	"github.com/dave/dst/decorator"
@@ -43,12 +44,14 @@ type packageRewriter struct {
 	pf       *packageFiles
 	opts     *Options
 	fset     *token.FileSet
-	taken    map[string]bool // site variable names already given out
+	taken    map[string]bool          // site variable names already given out
+	names    map[*ast.FuncDecl]string // site variable of each marked function
+	mu       sync.Mutex               // guards warnings and writes to opts.Log
 	warnings []string
 }
 
 func newPackageRewriter(pf *packageFiles, opts *Options) *packageRewriter {
-	g := &packageRewriter{pf: pf, opts: opts, taken: map[string]bool{}}
+	g := &packageRewriter{pf: pf, opts: opts, taken: map[string]bool{}, names: map[*ast.FuncDecl]string{}}
 	if len(pf.files) > 0 {
 		g.fset = pf.files[0].pkg.Fset
 	}
@@ -167,6 +170,8 @@ func unindentLineDirectives(src []byte) []byte {
 }
 
 func (g *packageRewriter) warn(f *sourceFile, msg string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.warnings = append(g.warnings, fmt.Sprintf("%s: %s", relPath(g.opts.absDir(), f.path), msg))
 }
 
