@@ -87,24 +87,7 @@ func (o *Observation) appendJSON(b []byte, record string) []byte {
 	}
 	b = append(b, `,"type":`...)
 	b = appendString(b, string(o.Type))
-	b = append(b, `,"name":`...)
-	b = appendString(b, o.Name)
-	b = append(b, `,"start_time":`...)
-	b = appendTime(b, o.StartTime)
-	b = append(b, `,"end_time":`...)
-	b = appendTime(b, o.EndTime)
-	if len(o.Input) > 0 {
-		b = append(b, `,"input":`...)
-		b = appendRaw(b, o.Input)
-	}
-	if len(o.Output) > 0 {
-		b = append(b, `,"output":`...)
-		b = appendRaw(b, o.Output)
-	}
-	if o.Error != "" {
-		b = append(b, `,"error":`...)
-		b = appendString(b, o.Error)
-	}
+	b = appendRun(b, o.Name, o.StartTime, o.EndTime, o.Input, o.Output, o.Error)
 	b = append(b, `,"level":`...)
 	b = appendString(b, string(o.Level))
 	if o.StatusMessage != "" {
@@ -144,24 +127,7 @@ func (t *Trace) appendJSON(b []byte, record string) []byte {
 	}
 	b = append(b, `"id":`...)
 	b = appendString(b, t.ID)
-	b = append(b, `,"name":`...)
-	b = appendString(b, t.Name)
-	b = append(b, `,"start_time":`...)
-	b = appendTime(b, t.StartTime)
-	b = append(b, `,"end_time":`...)
-	b = appendTime(b, t.EndTime)
-	if len(t.Input) > 0 {
-		b = append(b, `,"input":`...)
-		b = appendRaw(b, t.Input)
-	}
-	if len(t.Output) > 0 {
-		b = append(b, `,"output":`...)
-		b = appendRaw(b, t.Output)
-	}
-	if t.Error != "" {
-		b = append(b, `,"error":`...)
-		b = appendString(b, t.Error)
-	}
+	b = appendRun(b, t.Name, t.StartTime, t.EndTime, t.Input, t.Output, t.Error)
 	if len(t.Metadata) > 0 {
 		b = append(b, `,"metadata":`...)
 		b = appendMap(b, t.Metadata)
@@ -198,4 +164,28 @@ func appendIntField(b []byte, name string, n int) []byte {
 	}
 	b = append(b, name...)
 	return appendInt(b, int64(n))
+}
+
+// appendRun appends the fields observations and traces share, in their
+// order: name, start_time, end_time, input, output, error.
+func appendRun(b []byte, name string, start, end time.Time, input, output json.RawMessage, errText string) []byte {
+	b = append(b, `,"name":`...)
+	b = appendString(b, name)
+	b = append(b, `,"start_time":`...)
+	b = appendTime(b, start)
+	b = append(b, `,"end_time":`...)
+	b = appendTime(b, end)
+	if len(input) > 0 {
+		b = append(b, `,"input":`...)
+		b = appendRaw(b, input)
+	}
+	if len(output) > 0 {
+		b = append(b, `,"output":`...)
+		b = appendRaw(b, output)
+	}
+	if errText != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, errText)
+	}
+	return b
 }
