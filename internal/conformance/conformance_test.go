@@ -32,7 +32,12 @@ type module struct {
 
 // modules are the modules instrumented, at pinned versions.
 var modules = []module{
-	{path: "github.com/google/uuid", version: "v1.6.0"},
+	// TestVersion6 is skipped in both copies: TestClockSeqRace (seq_test.go)
+	// leaves goroutines calling NewUUID after it returns, and a late call
+	// bumps the shared clock sequence between TestVersion6's two NewV6
+	// calls ("clock sequence changed unexpectedly"). Any slowdown makes
+	// that likelier; instrumented, it failed 4 runs in 6.
+	{path: "github.com/google/uuid", version: "v1.6.0", skip: "^TestVersion6$"},
 	{path: "golang.org/x/sync", version: "v0.25.0"},
 	samberLo,
 }
