@@ -207,32 +207,22 @@ func Handoff(ctx context.Context) Handover {
 // Adopt makes the handed-over observation the current goroutine's current
 // observation. Call it first thing in the new goroutine, and defer Release.
 func (h Handover) Adopt() {
-	if h.s == nil {
-		return
+	if h.s != nil {
+		adopt(h.s)
 	}
-	gid := goid.Get()
-	sh := shardOf(gid)
-	sh.mu.Lock()
-	sh.t.set(gid, h.s)
-	sh.mu.Unlock()
 }
 
 // Release clears the current goroutine's current observation, so that nothing
 // stays in the goroutine table after the goroutine exits.
 func (h Handover) Release() {
-	if h.s == nil {
-		return
+	if h.s != nil {
+		restore(goid.Get(), nil)
 	}
-	gid := goid.Get()
-	sh := shardOf(gid)
-	sh.mu.Lock()
-	sh.t.delete(gid)
-	sh.mu.Unlock()
 }
 
 // quiet is a goroutine's current span (adopt(quiet) ... restore) while
-// fluxloop runs user code to
-// capture a value (a MarshalJSON or MarshalText method, an Error method). It
+// fluxloop runs user code to capture a value (a MarshalJSON or MarshalText
+// method, an Error method). It
 // records nothing, so traced functions called from there start no
 // observation: capturing a value cannot record spurious observations, nor
 // recurse when the value's encoder calls the traced function itself.
