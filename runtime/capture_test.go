@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -133,8 +134,8 @@ func TestUnencodableValues(t *testing.T) {
 	Echo[error](ctx, npe)
 	Echo(ctx, struct{ F func() }{})
 	want := []string{
-		`"<func(int) error>"`, `"<chan int>"`, `"<*fluxloop_test.cyclic>"`, `"<fluxloop_test.badMarshal>"`,
-		`"<fluxloop_test.errMarshal>"`, ``, `"<struct { F func() }>"`,
+		`"<func(int) error>"`, `"<chan int>"`, `{"Name":"a","Next":"<cycle: *fluxloop_test.cyclic>"}`,
+		`{}`, `{}`, ``, `{"F":null}`,
 	}
 	obs := rec.All("Echo")
 	if len(obs) != len(want) {
@@ -175,9 +176,15 @@ func TestTruncation(t *testing.T) {
 	if _, ok := obs[1].Metadata["fluxloop.truncated"]; ok {
 		t.Errorf("small value marked truncated")
 	}
-	var out string
-	if err := json.Unmarshal(obs[2].Output, &out); err != nil || !strings.HasPrefix(out, "[0,0,0") || !strings.Contains(out, "…(truncated 101 bytes)") {
-		t.Errorf("truncated composite output = %s (%v)", obs[2].Output, err)
+	var out []any
+	if err := json.Unmarshal(obs[2].Output, &out); err != nil || len(out) < 2 || out[0] != 0.0 {
+		t.Fatalf("truncated composite output = %s (%v)", obs[2].Output, err)
+	}
+	if last, _ := out[len(out)-1].(string); last != fmt.Sprintf("… %d more", 100-(len(out)-1)) {
+		t.Errorf("truncated composite output = %s, want a final \"… N more\"", obs[2].Output)
+	}
+	if obs[2].Metadata["fluxloop.truncated"] != true {
+		t.Errorf("composite: metadata fluxloop.truncated = %v", obs[2].Metadata["fluxloop.truncated"])
 	}
 }
 

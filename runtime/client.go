@@ -21,6 +21,7 @@ type Client struct {
 	threshold uint64        // sampling threshold, see sampleThreshold
 	storage   Storage
 	redact    redaction
+	capture   *capturer // limits of the capture engine, from cfg
 
 	queue  chan *Span
 	wakeAt int           // queue length at which producers wake the writer early
@@ -72,6 +73,7 @@ func newClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, threshold: sampleThreshold(cfg.SampleRate), redact: newRedaction(cfg.Redactor)}
+	c.capture = newCapturer(&c.cfg)
 	if !cfg.Enabled {
 		c.closed.Store(true)
 		return c, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -32,12 +33,30 @@ type Config struct {
 	// Capture says which values are recorded (default CaptureAll;
 	// FLUXLOOP_CAPTURE).
 	Capture Capture
-	// MaxFieldBytes bounds each recorded value (argument, result, attribute)
-	// in bytes of JSON; a larger one is replaced by a JSON string holding its
-	// first MaxFieldBytes bytes and "…(truncated N bytes)", and the
-	// observation gets metadata fluxloop.truncated = true (default 64 KiB;
-	// FLUXLOOP_MAX_FIELD_BYTES).
+	// MaxFieldBytes is the byte budget of each recorded value (argument,
+	// result, attribute) in bytes of JSON. The capture engine stops walking a
+	// value once it has written that much and closes it with a marker; a
+	// longer string is cut, ending in "…(truncated N bytes)". Either way the
+	// observation gets metadata fluxloop.truncated = true (default 64 KiB,
+	// which keeps a 20 KB prompt whole; FLUXLOOP_MAX_FIELD_BYTES).
 	MaxFieldBytes int
+	// MaxDepth bounds how deep the capture engine descends into nested
+	// structs, slices, arrays and maps; deeper values are written as
+	// "<too deep: T>" (default 12; FLUXLOOP_MAX_DEPTH).
+	MaxDepth int
+	// MaxItems bounds the elements written of each slice, array and map;
+	// the rest is counted in a final "… N more" (default 100;
+	// FLUXLOOP_MAX_ITEMS).
+	MaxItems int
+	// UserMarshalers lets the capture engine call the MarshalJSON method of
+	// the program's types, which it never does by default because such a
+	// method may change the value, take a lock or panic
+	// (FLUXLOOP_USER_MARSHALERS). MarshalerTypes trusts only the types
+	// listed (see WithUserMarshalers).
+	UserMarshalers bool
+	// MarshalerTypes are the types whose MarshalJSON is called when
+	// UserMarshalers is false.
+	MarshalerTypes []reflect.Type
 	// BatchSize is the number of queued observations that makes the writer
 	// write at once instead of waiting for FlushInterval (default 10;
 	// FLUXLOOP_BATCH_SIZE). When more are waiting, one write carries them all,
@@ -75,6 +94,8 @@ type Config struct {
 const (
 	DefaultDir           = ".fluxloop"
 	DefaultMaxFieldBytes = 64 << 10
+	DefaultMaxDepth      = 12
+	DefaultMaxItems      = 100
 	DefaultBatchSize     = 10
 	DefaultFlushInterval = 5 * time.Second
 	DefaultMaxQueueSize  = 16384
@@ -91,6 +112,8 @@ func defaultConfig() Config {
 		SampleRate:    1,
 		Capture:       CaptureAll,
 		MaxFieldBytes: DefaultMaxFieldBytes,
+		MaxDepth:      DefaultMaxDepth,
+		MaxItems:      DefaultMaxItems,
 		BatchSize:     DefaultBatchSize,
 		FlushInterval: DefaultFlushInterval,
 		MaxQueueSize:  DefaultMaxQueueSize,
@@ -125,6 +148,40 @@ func WithCapture(mode Capture) Option { return func(c *Config) { c.Capture = mod
 // WithMaxFieldBytes bounds recorded values (FLUXLOOP_MAX_FIELD_BYTES).
 func WithMaxFieldBytes(n int) Option { return func(c *Config) { c.MaxFieldBytes = n } }
 
+// WithMaxDepth bounds how deep values are captured (FLUXLOOP_MAX_DEPTH).
+func WithMaxDepth(n int) Option { return func(c *Config) { c.MaxDepth = n } }
+
+// WithMaxItems bounds the elements captured of each slice, array and map
+// (FLUXLOOP_MAX_ITEMS).
+func WithMaxItems(n int) Option { return func(c *Config) { c.MaxItems = n } }
+
+// WithUserMarshalers makes the capture engine call MarshalJSON methods, so
+// that values are recorded exactly as the program's own JSON. With no
+// arguments it trusts every type (FLUXLOOP_USER_MARSHALERS=true); otherwise
+// only the types of the values given, and pointers to them:
+//
+//	fluxloop.Init(fluxloop.WithUserMarshalers(schema.Definition{}))
+//
+// Only trust marshalers that do not change the value, lock or block.
+func WithUserMarshalers(examples ...any) Option {
+	return func(c *Config) {
+		if len(examples) == 0 {
+			c.UserMarshalers = true
+			return
+		}
+		for _, x := range examples {
+			t := reflect.TypeOf(x)
+			if t == nil {
+				continue
+			}
+			c.MarshalerTypes = append(c.MarshalerTypes, t)
+			if t.Kind() != reflect.Pointer {
+				c.MarshalerTypes = append(c.MarshalerTypes, reflect.PointerTo(t))
+			}
+		}
+	}
+}
+
 // WithBatchSize sets the writer's batch size (FLUXLOOP_BATCH_SIZE).
 func WithBatchSize(n int) Option { return func(c *Config) { c.BatchSize = n } }
 
@@ -157,6 +214,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("fluxloop: capture mode %d (WithCapture) is not one of CaptureAll, CaptureInput, CaptureOutput, CaptureNone", c.Capture)
 	case c.MaxFieldBytes < 64:
 		return fmt.Errorf("fluxloop: max field bytes %d (WithMaxFieldBytes) must be at least 64", c.MaxFieldBytes)
+	case c.MaxDepth < 1:
+		return fmt.Errorf("fluxloop: max depth %d (WithMaxDepth) must be at least 1", c.MaxDepth)
+	case c.MaxItems < 1:
+		return fmt.Errorf("fluxloop: max items %d (WithMaxItems) must be at least 1", c.MaxItems)
 	case c.BatchSize < 1:
 		return fmt.Errorf("fluxloop: batch size %d (WithBatchSize) must be at least 1", c.BatchSize)
 	case c.FlushInterval <= 0:
@@ -245,6 +306,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 	}
 	intVar("MAX_FIELD_BYTES", &c.MaxFieldBytes, 64)
+	intVar("MAX_DEPTH", &c.MaxDepth, 1)
+	intVar("MAX_ITEMS", &c.MaxItems, 1)
+	boolVar("USER_MARSHALERS", &c.UserMarshalers)
 	intVar("BATCH_SIZE", &c.BatchSize, 1)
 	durVar("FLUSH_INTERVAL", &c.FlushInterval)
 	intVar("MAX_QUEUE_SIZE", &c.MaxQueueSize, 1)

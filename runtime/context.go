@@ -87,7 +87,7 @@ func SetTrace(ctx context.Context, info TraceInfo) {
 	r := s.rootSpan()
 	var md []Attr
 	for k, v := range info.Metadata {
-		md = append(md, Attr{Key: k, Value: valueOf(v)})
+		md = append(md, Attr{Key: k, Value: valueOf(defaultClient().capture, v)})
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

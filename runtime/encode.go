@@ -112,17 +112,28 @@ func appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// plainByte marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && plainByte[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -262,6 +273,6 @@ func appendAny(b []byte, v any) []byte {
 		}
 		return append(b, ']')
 	}
-	s, k := encodeComposite(v)
-	return appendValue(b, &slot{kind: k, s: s})
+	s := captureAny(fallbackCapturer, v)
+	return appendValue(b, &s)
 }

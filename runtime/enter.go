@@ -128,14 +128,14 @@ func WithType(t ObservationType) StartOption {
 // WithInput records v as the input named name of a span made by Start. v is
 // captured when the option is made (see V).
 func WithInput(name string, v any) StartOption {
-	val := valueOf(v)
+	val := valueOf(defaultClient().capture, v)
 	return func(c *startConfig) { c.named = append(c.named, namedValue{name: name, v: val}) }
 }
 
 // WithMetadata adds a metadata entry to a span made by Start (see
 // Span.SetAttributes).
 func WithMetadata(key string, v any) StartOption {
-	val := valueOf(v)
+	val := valueOf(defaultClient().capture, v)
 	return func(c *startConfig) { c.attrs = append(c.attrs, Attr{Key: key, Value: val}) }
 }
 

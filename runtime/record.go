@@ -421,6 +421,11 @@ func (w *writer) appendOutput(b []byte, p *parts) (_ []byte, ok bool) {
 // start of its text and a truncation marker.
 func (w *writer) limit(v slot) (slot, bool) {
 	max := w.c.cfg.MaxFieldBytes
+	if v.kind == kindJSON && len(v.s) <= 2*max {
+		// The capture engine kept to the budget (closing brackets and
+		// markers may pass it a little) and said whether it cut.
+		return v, v.n&jsonTruncated != 0
+	}
 	if (v.kind != kindString && v.kind != kindJSON) || len(v.s) <= max {
 		return v, false
 	}

@@ -1,7 +1,6 @@
 package fluxloop
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"unicode"
@@ -168,57 +167,170 @@ func (r *redaction) key(key string, v slot) slot {
 			return slot{kind: kindString, s: Masked}
 		}
 	} else if repl, ok := r.call(key, v.goValue()); ok {
-		return valueOf(repl)
+		return valueOf(fallbackCapturer, repl)
 	}
 	return r.nested(v)
 }
 
-// nested redacts keys inside an encoded composite value.
+// nested redacts keys inside an encoded composite value. It rewrites the
+// JSON text in place of each redacted value, so keys keep their order.
 func (r *redaction) nested(v slot) slot {
 	if v.kind != kindJSON || (!r.custom && !mayHoldSecretKey(v.s)) {
 		return v
 	}
-	dec := json.NewDecoder(strings.NewReader(v.s))
+	out, changed, ok := r.redactJSON(make([]byte, 0, len(v.s)), v.s)
+	if !ok || !changed || !json.Valid(out) {
+		return v
+	}
+	return slot{kind: kindJSON, s: string(out), n: v.n}
+}
+
+// redactJSON appends the JSON value s with the values of redacted keys
+// replaced. ok is false when s is not well-formed.
+func (r *redaction) redactJSON(b []byte, s string) (_ []byte, changed, ok bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return b, false, false
+	}
+	switch s[0] {
+	case '{':
+		b = append(b, '{')
+		rest := strings.TrimSpace(s[1:])
+		first := true
+		for !strings.HasPrefix(rest, "}") {
+			if !first {
+				if !strings.HasPrefix(rest, ",") {
+					return b, false, false
+				}
+				b = append(b, ',')
+				rest = strings.TrimSpace(rest[1:])
+			}
+			first = false
+			kend := scanValue(rest)
+			if kend <= 0 || rest[0] != '"' {
+				return b, false, false
+			}
+			var key string
+			if json.Unmarshal([]byte(rest[:kend]), &key) != nil {
+				return b, false, false
+			}
+			b = append(b, rest[:kend]...)
+			rest = strings.TrimSpace(rest[kend:])
+			if !strings.HasPrefix(rest, ":") {
+				return b, false, false
+			}
+			b = append(b, ':')
+			rest = strings.TrimSpace(rest[1:])
+			vend := scanValue(rest)
+			if vend <= 0 {
+				return b, false, false
+			}
+			val := rest[:vend]
+			rest = strings.TrimSpace(rest[vend:])
+			if repl, ok := r.replacement(key, val); ok {
+				before := len(b)
+				b = appendAny(b, repl)
+				changed = changed || string(b[before:]) != val
+				continue
+			}
+			var c bool
+			if b, c, ok = r.redactJSON(b, val); !ok {
+				return b, false, false
+			}
+			changed = changed || c
+		}
+		return append(b, '}'), changed, true
+	case '[':
+		b = append(b, '[')
+		rest := strings.TrimSpace(s[1:])
+		first := true
+		for !strings.HasPrefix(rest, "]") {
+			if !first {
+				if !strings.HasPrefix(rest, ",") {
+					return b, false, false
+				}
+				b = append(b, ',')
+				rest = strings.TrimSpace(rest[1:])
+			}
+			first = false
+			end := scanValue(rest)
+			if end <= 0 {
+				return b, false, false
+			}
+			var c bool
+			if b, c, ok = r.redactJSON(b, rest[:end]); !ok {
+				return b, false, false
+			}
+			changed = changed || c
+			rest = strings.TrimSpace(rest[end:])
+		}
+		return append(b, ']'), changed, true
+	}
+	return append(b, s...), false, true
+}
+
+// replacement asks the redactor about one key and its encoded value.
+func (r *redaction) replacement(key, val string) (any, bool) {
+	if !r.custom {
+		if IsSecretKey(key) {
+			return Masked, true
+		}
+		return nil, false
+	}
+	dec := json.NewDecoder(strings.NewReader(val))
 	dec.UseNumber()
 	var x any
 	if dec.Decode(&x) != nil {
-		return v
+		return nil, false
 	}
-	x, changed := r.walk(x)
-	if !changed {
-		return v
-	}
-	b := appendAny(nil, x)
-	if !json.Valid(b) {
-		return v
-	}
-	return slot{kind: kindJSON, s: string(bytes.TrimSpace(b))}
+	return r.call(key, x)
 }
 
-func (r *redaction) walk(x any) (any, bool) {
-	changed := false
-	switch t := x.(type) {
-	case map[string]any:
-		for k, e := range t {
-			if repl, ok := r.call(k, e); ok {
-				t[k] = repl
-				changed = true
-				continue
+// scanValue returns the length of the JSON value at the start of s, or 0
+// when it is not well-formed enough to find its end.
+func scanValue(s string) int {
+	if s == "" {
+		return 0
+	}
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			j := i + 1
+			for ; j < len(s); j++ {
+				if s[j] == '\\' {
+					j++
+				} else if s[j] == '"' {
+					break
+				}
 			}
-			if ne, c := r.walk(e); c {
-				t[k] = ne
-				changed = true
+			if j >= len(s) {
+				return 0
 			}
-		}
-	case []any:
-		for i, e := range t {
-			if ne, c := r.walk(e); c {
-				t[i] = ne
-				changed = true
+			i = j
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a scalar inside a container
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
 			}
 		}
 	}
-	return x, changed
+	if depth == 0 {
+		return len(s)
+	}
+	return 0
 }
 
 // call runs the redactor, treating a panic as "keep the value masked".

@@ -140,6 +140,11 @@ func (s *Span) Return(err error, outputs ...Value) {
 		if err != nil {
 			s.RecordError(err)
 		}
+		if err != nil && allZero(outputs) {
+			// The other results of a failed call are zero values by
+			// convention: noise next to the error.
+			outputs = nil
+		}
 		if len(outputs) > 0 && s.client.cfg.Capture.outputs() {
 			s.setInline(outSlot, outputs[0].frozen())
 			s.nout = 1
@@ -167,6 +172,15 @@ func (s *Span) Return(err error, outputs ...Value) {
 		return
 	}
 	s.End()
+}
+
+func allZero(vs []Value) bool {
+	for i := range vs {
+		if !vs[i].isZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // Panic records a panic that is unwinding through the traced function: the
@@ -229,7 +243,7 @@ func (s *Span) SetOutput(v any) {
 	if s == nil || !s.recording || !s.client.cfg.Capture.outputs() {
 		return
 	}
-	val := valueOf(v)
+	val := valueOf(s.client.capture, v)
 	s.mu.Lock()
 	if s.state.Load() == spanOpen {
 		x := s.extLocked()
@@ -274,7 +288,7 @@ func (s *Span) SetAttributes(attrs ...Attr) {
 	}
 	captured := make([]Attr, len(attrs))
 	for i, a := range attrs {
-		captured[i] = Attr{Key: a.Key, Value: valueOf(a.Value)}
+		captured[i] = Attr{Key: a.Key, Value: valueOf(s.client.capture, a.Value)}
 	}
 	s.mu.Lock()
 	if s.state.Load() == spanOpen {

@@ -497,7 +497,7 @@ func TestChanStream(t *testing.T) {
 			if _, ok := o.Metadata["stream_abandoned"]; ok {
 				t.Errorf("stream_abandoned on a finished stream")
 			}
-			assertJSON(t, o.Input, fmt.Sprintf(`{"items":["t0","t1","t2","t3","t4","t5"],"size":%d,"delay":2000000,"onSend":"<func(int)>"}`, size))
+			assertJSON(t, o.Input, fmt.Sprintf(`{"items":["t0","t1","t2","t3","t4","t5"],"size":%d,"delay":"2ms","onSend":"<func(int)>"}`, size))
 			if h := rec.MustGet("Helper"); h.ParentObservationID != o.ID {
 				t.Errorf("Helper in the producer goroutine is not under the stream's observation:\n%s", rec.Tree())
 			}

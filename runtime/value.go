@@ -2,28 +2,26 @@ package fluxloop
 
 import (
 	"context"
-	"encoding"
 	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
 	"sync"
-	"unicode/utf8"
+	"time"
 	"unsafe"
 )
 
-// Value is one captured argument or result, made by V and handed to
-// Span.Inputs or Span.Return. Most users never touch a Value: generated code
-// makes them. The zero Value is JSON null.
+// Value is one captured argument or result, made by V (or Int, Uint, Float,
+// Bool, String) and handed to Span.Inputs or Span.Return. Most users never
+// touch a Value: generated code makes them. The zero Value is JSON null.
 type Value struct {
 	slot
-	a any // a composite value waiting for its snapshot (kindAny)
 }
 
-// slot is a captured value as a span stores it: a Value after its snapshot.
+// slot is a captured value as a span stores it.
 type slot struct {
 	s    string // string, error text or encoded JSON
-	n    uint64 // bool, int, uint and float bits
+	n    uint64 // bool, int, uint and float bits; jsonTruncated|jsonZero for kindJSON
 	kind valueKind
 }
 
@@ -37,98 +35,153 @@ const (
 	kindFloat            // math.Float64frombits(n)
 	kindString           // s
 	kindJSON             // s holds valid JSON
-	kindAny              // a holds a composite value not yet encoded
 )
 
+// Int captures a signed integer. Generated code calls it for parameters and
+// results of the predeclared integer types (the generator knows each one's
+// type): no reflection, no type switch, no allocation. It records the
+// number, whatever methods a named type may have.
+func Int[T ~int | ~int8 | ~int16 | ~int32 | ~int64](v T) Value {
+	return Value{slot{kind: kindInt, n: uint64(int64(v))}}
+}
+
+// Uint captures an unsigned integer (see Int).
+func Uint[T ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr](v T) Value {
+	return Value{slot{kind: kindUint, n: uint64(v)}}
+}
+
+// Float captures a floating-point number (see Int). NaN and infinities are
+// written as the strings "NaN", "+Inf" and "-Inf".
+func Float[T ~float32 | ~float64](v T) Value {
+	return Value{slot{kind: kindFloat, n: math.Float64bits(float64(v))}}
+}
+
+// Bool captures a boolean (see Int).
+func Bool[T ~bool](v T) Value {
+	if v {
+		return Value{slot{kind: kindBool, n: 1}}
+	}
+	return Value{slot{kind: kindBool}}
+}
+
+// String captures a string (see Int). The string is kept as it is, without a
+// copy (strings are immutable); the writer cuts it to MaxFieldBytes.
+func String[T ~string](v T) Value { return Value{slot{kind: kindString, s: string(v)}} }
+
 // V captures v for Span.Inputs or Span.Return; generated code wraps every
-// argument and result in it.
+// argument and result whose type is not a predeclared scalar type in it.
 //
-// Booleans, all integer and floating-point kinds, strings, nil and errors are
-// stored in the Value itself without allocating: a string is kept as it is
-// (strings are immutable) and an error as the text of its Error method
-// (called now; a panic inside Error is recovered and described).
+// Booleans, numbers, strings, nil and errors are stored in the Value itself
+// without allocating; an error as the text of its Error method (called now,
+// with panics recovered and tracing quiet).
 //
-// Any other value (structs, slices, maps, pointers, named types with methods)
-// is boxed here and encoded to JSON by Inputs or Return, that is while the
-// traced call is still on the stack, because the program may change it after
-// the call while the background writer would read it later (a data race).
-// That snapshot is the one cost fluxloop pays on the caller's path for
-// composite values: it costs what json.Marshal costs, and is skipped when the
-// capture mode (WithCapture) excludes the value. Values encoding/json cannot
-// handle (funcs, channels, cycles, failing or panicking MarshalJSON) are
-// recorded as a short description such as "<func(int) error>"; a []byte is
-// recorded as a JSON string when it is valid UTF-8 and as base64 otherwise.
+// Any other value is encoded to JSON now, while the traced call is on the
+// stack, because the program may change it after the call while the
+// background writer would read it later. The capture engine that does it
+// (see the package documentation) does bounded work whatever the value's
+// size, calls none of the program's methods but Error and LogValue, and
+// never reads a struct that holds a lock.
 func V[T any](v T) Value {
 	switch x := any(v).(type) {
 	case nil:
 		return Value{}
 	case bool:
-		if x {
-			return Value{slot: slot{kind: kindBool, n: 1}}
-		}
-		return Value{slot: slot{kind: kindBool}}
+		return Bool(x)
 	case int:
-		return Value{slot: slot{kind: kindInt, n: uint64(x)}}
-	case int8:
-		return Value{slot: slot{kind: kindInt, n: uint64(x)}}
-	case int16:
-		return Value{slot: slot{kind: kindInt, n: uint64(x)}}
-	case int32:
-		return Value{slot: slot{kind: kindInt, n: uint64(x)}}
+		return Int(int64(x))
 	case int64:
-		return Value{slot: slot{kind: kindInt, n: uint64(x)}}
+		return Int(x)
+	case int32:
+		return Int(int64(x))
+	case int16:
+		return Int(int64(x))
+	case int8:
+		return Int(int64(x))
 	case uint:
-		return Value{slot: slot{kind: kindUint, n: uint64(x)}}
-	case uint8:
-		return Value{slot: slot{kind: kindUint, n: uint64(x)}}
-	case uint16:
-		return Value{slot: slot{kind: kindUint, n: uint64(x)}}
-	case uint32:
-		return Value{slot: slot{kind: kindUint, n: uint64(x)}}
+		return Uint(uint64(x))
 	case uint64:
-		return Value{slot: slot{kind: kindUint, n: x}}
+		return Uint(x)
+	case uint32:
+		return Uint(uint64(x))
+	case uint16:
+		return Uint(uint64(x))
+	case uint8:
+		return Uint(uint64(x))
 	case uintptr:
-		return Value{slot: slot{kind: kindUint, n: uint64(x)}}
-	case float32:
-		return Value{slot: slot{kind: kindFloat, n: math.Float64bits(float64(x))}}
+		return Uint(uint64(x))
 	case float64:
-		return Value{slot: slot{kind: kindFloat, n: math.Float64bits(x)}}
+		return Float(x)
+	case float32:
+		return Float(float64(x))
 	case string:
-		return Value{slot: slot{kind: kindString, s: x}}
+		return String(x)
+	case time.Duration:
+		return String(x.String())
 	case error:
 		// A second conversion, so that only this branch lets v escape.
-		return Value{slot: slot{kind: kindString, s: errorText(any(v).(error))}}
-	default:
-		if sl, ok := namedScalar(&v); ok {
-			return Value{slot: sl}
-		}
-		return Value{slot: slot{kind: kindAny}, a: any(v)}
+		return Value{slot{kind: kindString, s: errorText(any(v).(error))}}
 	}
+	if sl, ok := namedScalar(&v); ok {
+		return Value{sl}
+	}
+	c := defaultClient()
+	if c.cfg.Capture == CaptureNone {
+		return Value{}
+	}
+	return Value{captureAny(c.capture, any(v))}
 }
 
-// scalarKinds caches, per type, whether a named type of a scalar kind (such
-// as time.Duration) can be captured as its underlying value: only when it
-// has no MarshalJSON or MarshalText method, so the result is what
-// encoding/json would write.
-var scalarKinds sync.Map // reflect.Type -> bool
+// captureAny captures a composite value.
+func captureAny(c *capturer, a any) slot {
+	if a == nil {
+		return slot{}
+	}
+	if ctx, ok := a.(context.Context); ok {
+		return slot{kind: kindString, s: describe(ctx)}
+	}
+	v := reflect.ValueOf(a)
+	if v.Kind() == reflect.Struct && !pointerShaped(v.Type()) {
+		// The interface holds a pointer to its own copy of the struct: view
+		// it in place, addressable, so that the struct encoder reads scalar
+		// fields from memory. Nothing writes through it.
+		v = reflect.NewAt(v.Type(), (*[2]unsafe.Pointer)(unsafe.Pointer(&a))[1]).Elem()
+	}
+	return c.capture(v)
+}
 
-var (
-	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
-	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
-)
+// pointerShaped reports whether values of t are stored in an interface
+// directly rather than through a pointer: pointers, maps, channels, funcs
+// and structs or arrays of one such element.
+func pointerShaped(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Struct:
+		return t.NumField() == 1 && pointerShaped(t.Field(0).Type)
+	case reflect.Array:
+		return t.Len() == 1 && pointerShaped(t.Elem())
+	}
+	return false
+}
 
-// namedScalar captures *p without boxing it when T is a named type of a
-// bool, integer, float or string kind that encodes as that kind.
+// plainScalars caches, per named type of a scalar kind, whether it is
+// captured as its underlying value: when the capture engine would not call
+// one of its methods or write a standard-library form.
+var plainScalars sync.Map // reflect.Type -> bool
+
+// namedScalar captures *p without reflection on the value when T is a named
+// type of a bool, integer, float or string kind that is captured as that
+// kind.
 func namedScalar[T any](p *T) (slot, bool) {
 	t := reflect.TypeFor[T]()
 	k := t.Kind()
 	if k < reflect.Bool || k > reflect.Float64 && k != reflect.String {
 		return slot{}, false
 	}
-	ok, known := scalarKinds.Load(t)
+	ok, known := plainScalars.Load(t)
 	if !known {
-		ok = !t.Implements(jsonMarshaler) && !t.Implements(textMarshaler)
-		scalarKinds.Store(t, ok)
+		ok = stdlibEncoder(t) == nil && methodHooks(t) == 0
+		plainScalars.Store(t, ok)
 	}
 	if !ok.(bool) {
 		return slot{}, false
@@ -136,71 +189,68 @@ func namedScalar[T any](p *T) (slot, bool) {
 	ptr := unsafe.Pointer(p)
 	switch k {
 	case reflect.Bool:
-		if *(*bool)(ptr) {
-			return slot{kind: kindBool, n: 1}, true
-		}
-		return slot{kind: kindBool}, true
+		return Bool(*(*bool)(ptr)).slot, true
 	case reflect.Int:
-		return slot{kind: kindInt, n: uint64(*(*int)(ptr))}, true
+		return Int(int64(*(*int)(ptr))).slot, true
 	case reflect.Int8:
-		return slot{kind: kindInt, n: uint64(*(*int8)(ptr))}, true
+		return Int(int64(*(*int8)(ptr))).slot, true
 	case reflect.Int16:
-		return slot{kind: kindInt, n: uint64(*(*int16)(ptr))}, true
+		return Int(int64(*(*int16)(ptr))).slot, true
 	case reflect.Int32:
-		return slot{kind: kindInt, n: uint64(*(*int32)(ptr))}, true
+		return Int(int64(*(*int32)(ptr))).slot, true
 	case reflect.Int64:
-		return slot{kind: kindInt, n: uint64(*(*int64)(ptr))}, true
+		return Int(*(*int64)(ptr)).slot, true
 	case reflect.Uint:
-		return slot{kind: kindUint, n: uint64(*(*uint)(ptr))}, true
+		return Uint(uint64(*(*uint)(ptr))).slot, true
 	case reflect.Uint8:
-		return slot{kind: kindUint, n: uint64(*(*uint8)(ptr))}, true
+		return Uint(uint64(*(*uint8)(ptr))).slot, true
 	case reflect.Uint16:
-		return slot{kind: kindUint, n: uint64(*(*uint16)(ptr))}, true
+		return Uint(uint64(*(*uint16)(ptr))).slot, true
 	case reflect.Uint32:
-		return slot{kind: kindUint, n: uint64(*(*uint32)(ptr))}, true
+		return Uint(uint64(*(*uint32)(ptr))).slot, true
 	case reflect.Uint64:
-		return slot{kind: kindUint, n: *(*uint64)(ptr)}, true
+		return Uint(*(*uint64)(ptr)).slot, true
 	case reflect.Uintptr:
-		return slot{kind: kindUint, n: uint64(*(*uintptr)(ptr))}, true
+		return Uint(uint64(*(*uintptr)(ptr))).slot, true
 	case reflect.Float32:
-		return slot{kind: kindFloat, n: math.Float64bits(float64(*(*float32)(ptr)))}, true
+		return Float(float64(*(*float32)(ptr))).slot, true
 	case reflect.Float64:
-		return slot{kind: kindFloat, n: math.Float64bits(*(*float64)(ptr))}, true
+		return Float(*(*float64)(ptr)).slot, true
 	case reflect.String:
-		return slot{kind: kindString, s: *(*string)(ptr)}, true
+		return String(*(*string)(ptr)).slot, true
 	}
 	return slot{}, false
 }
 
-// valueOf captures an arbitrary value and snapshots it at once. It is used
-// for values handed over as any (attributes, WithInput, SetOutput).
-func valueOf(v any) slot {
+// valueOf captures an arbitrary value at once. It is used for values handed
+// over as any (attributes, WithInput, SetOutput), with the capture limits of
+// client c.
+func valueOf(c *capturer, v any) slot {
 	switch x := v.(type) {
 	case nil:
 		return slot{}
 	case bool:
-		return V(x).slot
+		return Bool(x).slot
 	case int:
-		return V(x).slot
+		return Int(int64(x)).slot
 	case int64:
-		return V(x).slot
+		return Int(x).slot
 	case int32:
-		return V(x).slot
+		return Int(int64(x)).slot
 	case uint64:
-		return V(x).slot
+		return Uint(x).slot
 	case float64:
-		return V(x).slot
+		return Float(x).slot
 	case string:
-		return V(x).slot
+		return String(x).slot
 	case error:
 		return slot{kind: kindString, s: errorText(x)}
 	case slot:
 		return x
 	case Value:
-		return x.frozen()
+		return x.slot
 	}
-	val := Value{slot: slot{kind: kindAny}, a: v}
-	return val.frozen()
+	return captureAny(c, v)
 }
 
 // errorText returns err.Error(), recovering from a panic in Error (for
@@ -216,46 +266,27 @@ func errorText(err error) (s string) {
 	return err.Error()
 }
 
-// frozen returns the value's slot, encoding a pending composite value to
-// JSON now (see V).
-func (v *Value) frozen() slot {
-	if v.kind != kindAny {
-		return v.slot
+// frozen returns the value's slot.
+func (v *Value) frozen() slot { return v.slot }
+
+// isZero reports whether the captured value was its type's zero value.
+func (v *slot) isZero() bool {
+	switch v.kind {
+	case kindNull:
+		return true
+	case kindBool, kindInt, kindUint:
+		return v.n == 0
+	case kindFloat:
+		return math.Float64frombits(v.n) == 0
+	case kindString:
+		return v.s == ""
+	case kindJSON:
+		return v.n&jsonZero != 0
 	}
-	s, k := encodeComposite(v.a)
-	return slot{kind: k, s: s}
+	return false
 }
 
-// encodeComposite encodes a composite value to JSON, or describes it when it
-// cannot be encoded. It never panics.
-func encodeComposite(a any) (s string, k valueKind) {
-	switch x := a.(type) {
-	case []byte:
-		if utf8.Valid(x) {
-			return string(x), kindString
-		}
-	case context.Context:
-		return describe(a), kindString
-	}
-	b, err := marshalSafe(a)
-	if err != nil {
-		return describe(a), kindString
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b)), kindJSON
-}
-
-func marshalSafe(a any) (b []byte, err error) {
-	gid, prev := adopt(quiet) // the value's MarshalJSON may call traced code
-	defer func() {
-		restore(gid, prev)
-		if r := recover(); r != nil {
-			b, err = nil, fmt.Errorf("panic: %v", r)
-		}
-	}()
-	return json.Marshal(a)
-}
-
-// describe is the JSON string recorded for a value that cannot be encoded.
+// describe is the JSON string recorded for a value that is not encoded.
 func describe(a any) string {
 	t := reflect.TypeOf(a)
 	if t == nil {
