@@ -260,12 +260,12 @@ func appendGrouped(b []byte, n int) []byte {
 // str appends s as a JSON string, cut to the remaining budget.
 func (e *encState) str(b []byte, s string) []byte {
 	room := max(e.limit-len(b), 16)
-	if len(s) <= room {
-		return appendString(b, s)
+	if len(s)*6 <= room {
+		return appendString(b, s) // fits even if every byte is escaped
 	}
-	cut := room
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	cut := escapedCut(s, room)
+	if cut == len(s) {
+		return appendString(b, s)
 	}
 	e.truncated = true
 	b = append(b, '"')
@@ -273,6 +273,36 @@ func (e *encState) str(b []byte, s string) []byte {
 	b = append(b, "…(truncated "...)
 	b = strconv.AppendInt(b, int64(len(s)-cut), 10)
 	return append(b, ` bytes)"`...)
+}
+
+// escapedCut returns the length of the longest prefix of s, ending at a
+// rune boundary, whose JSON escaping takes at most room bytes. It reads at
+// most room bytes of s.
+func escapedCut(s string, room int) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		w, size := 1, 1
+		switch {
+		case plainByte[c]:
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+			w = 2
+		case c < utf8.RuneSelf:
+			w = 6
+		default:
+			r, sz := utf8.DecodeRuneInString(s[i:])
+			size, w = sz, sz
+			if r == utf8.RuneError && sz == 1 || r == '\u2028' || r == '\u2029' {
+				w = 6
+			}
+		}
+		if n+w > room {
+			return i
+		}
+		n += w
+		i += size
+	}
+	return len(s)
 }
 
 // appendStringBody appends s escaped for a JSON string, without quotes.
