@@ -48,13 +48,30 @@ const (
 func (c Capture) inputs() bool  { return c == CaptureAll || c == CaptureInput }
 func (c Capture) outputs() bool { return c == CaptureAll || c == CaptureOutput }
 
+// StreamMode says which results a directive wraps as streams (stream=).
+type StreamMode string
+
+// The values of the stream= option.
+const (
+	// StreamAuto (no stream= option) wraps iter.Seq and iter.Seq2 results,
+	// and receive-only channel results that the function itself makes.
+	StreamAuto StreamMode = ""
+	// StreamOn (stream=true) wraps every receive-only channel, iter.Seq
+	// and iter.Seq2 result, wherever the channel comes from.
+	StreamOn StreamMode = "true"
+	// StreamOff (stream=false) wraps no result: the observation ends when
+	// the function returns.
+	StreamOff StreamMode = "false"
+)
+
 // Directive is one parsed //fluxloop: comment.
 type Directive struct {
 	Kind    Kind
 	Name    string // name= option, or "" for the default name
 	Type    string // observation type (span, agent, ...)
 	Capture Capture
-	Pos     token.Pos // position of the comment
+	Stream  StreamMode // stream= option
+	Pos     token.Pos  // position of the comment
 }
 
 // parseDirective parses the text of one comment that starts with
@@ -86,7 +103,7 @@ func parseDirective(text string) (*Directive, error) {
 	for _, f := range fields {
 		key, value, ok := strings.Cut(f, "=")
 		if !ok {
-			return nil, fmt.Errorf("malformed option %q in %s%s: options are key=value (name=, type=, capture=)", f, directivePrefix, verb)
+			return nil, fmt.Errorf("malformed option %q in %s%s: options are key=value (name=, type=, capture=, stream=)", f, directivePrefix, verb)
 		}
 		if seen[key] {
 			return nil, fmt.Errorf("option %s= given twice", key)
@@ -111,12 +128,19 @@ func parseDirective(text string) (*Directive, error) {
 			default:
 				return nil, fmt.Errorf("unknown capture mode %q; use all, input, output or none", value)
 			}
+		case "stream":
+			switch StreamMode(value) {
+			case StreamOn, StreamOff:
+				d.Stream = StreamMode(value)
+			default:
+				return nil, fmt.Errorf("unknown stream= value %q; use true (wrap every channel and iterator result) or false (wrap none), or leave the option out", value)
+			}
 		default:
 			msg := fmt.Sprintf("unknown option %q", key)
-			if s := suggest(key, []string{"name", "type", "capture"}); s != "" {
+			if s := suggest(key, []string{"name", "type", "capture", "stream"}); s != "" {
 				msg += fmt.Sprintf("; did you mean %s=?", s)
 			} else {
-				msg += "; options are name=, type= and capture="
+				msg += "; options are name=, type=, capture= and stream="
 			}
 			return nil, fmt.Errorf("%s", msg)
 		}

@@ -8,31 +8,52 @@ import (
 	"github.com/petermattis/goid"
 )
 
+//go:generate go run ./internal/genfollow
+
+// Hand-over to goroutines. Observations started without a context find
+// their parent in the goroutine's current observation, which a new goroutine
+// does not have; these helpers carry it there. Generated code calls them in
+// traced functions (and in the function literals inside them):
+//
+//   - a go statement, go f(x, y), becomes go fluxloop.Follow2(f)(x, y): the
+//     typed helper of f's shape (follow_gen.go: Follow0 to Follow6R3, and
+//     Follow1V to Follow6VR3 for variadic functions), or the reflective
+//     Follow for functions with more parameters or results, or whose type
+//     is a type parameter. The go statement still evaluates f, then the
+//     arguments, in the calling goroutine before the new goroutine starts.
+//     Go statements calling builtins (go close(ch)) or generic functions
+//     without explicit type arguments are left as they are.
+//   - wg.Go(f) of a sync.WaitGroup becomes wg.Go(fluxloop.Bind(f)), and
+//     g.Go(f) and g.TryGo(f) of a golang.org/x/sync/errgroup.Group become
+//     g.Go(fluxloop.BindErr(f)) and g.TryGo(fluxloop.BindErr(f)).
+//
+// Nothing else is followed: goroutines that other libraries start (worker
+// pools such as conc, time.AfterFunc, callbacks run later by a client
+// library) start with no current observation, so traced functions without
+// a context called there are roots. Pass them a ctx, or wrap the function
+// handed to the library with Bind or BindErr by hand.
+
 // Follow returns f wrapped so that, when it runs in a new goroutine,
 // observations started there without a context nest under the observation
-// current where Follow was called. Generated code rewrites a go statement in
-// a traced function, go f(x), to go fluxloop.Follow(f)(x): the go statement
-// still evaluates f and x, in that order, before the goroutine starts, and
-// the goroutine runs f(x) as before.
+// current where Follow was called. Generated code uses it for go statements
+// whose function has no typed helper (Follow0 ... Follow6VR3): go f(x)
+// becomes go fluxloop.Follow(f)(x); the go statement still evaluates f and
+// x, in that order, before the goroutine starts, and the goroutine runs
+// f(x) as before.
 //
 // When tracing is off or no observation is current, Follow returns f itself;
 // a nil f is returned as it is. While the wrapper runs, the observation is
 // its goroutine's current one; when it returns or panics the goroutine's
 // previous current observation (none, in a new goroutine) is restored, so
-// the wrapper may also be handed to sync.WaitGroup.Go, errgroup.Group.Go or
-// called directly.
+// the wrapper may also be called directly.
 //
-// Functions whose type has the underlying type func() or func() error (the
-// shapes of closures, WaitGroup.Go and errgroup) are wrapped by a closure
-// (one allocation, about 100 ns next to a go statement's 400 ns); other
-// signatures by reflect.MakeFunc, which costs a few microseconds per call
-// (reflection, and the new goroutine's stack growing for it), still small
-// next to a goroutine that does traced work.
+// Functions whose type has the underlying type func() or func() error are
+// wrapped by a closure (one allocation, about 100 ns next to a go
+// statement's 400 ns); other signatures by reflect.MakeFunc, which costs a
+// few microseconds per call (reflection, and the new goroutine's stack
+// growing for it): the typed helpers avoid that.
 func Follow[F any](f F) F {
-	if atomic.LoadUint32(&std.modeRaw) == modeOff {
-		return f
-	}
-	s := current()
+	s := followed()
 	if s == nil {
 		return f
 	}
@@ -86,6 +107,53 @@ func Follow[F any](f F) F {
 		return v.Call(args)
 	})
 	return w.Interface().(F)
+}
+
+// Bind returns f wrapped so that it runs with the observation current at
+// the call of Bind as its goroutine's current one, restoring the goroutine's
+// previous current observation when f returns or panics. Traced calls
+// without a context made by f then nest under that observation, whichever
+// goroutine runs it and whenever. Generated code rewrites wg.Go(f) of a
+// sync.WaitGroup in a traced function to wg.Go(fluxloop.Bind(f)); call it by
+// hand for functions that other code runs on its goroutines:
+//
+//	pool.Submit(fluxloop.Bind(func() { step(item) }))
+//
+// When tracing is off or no observation is current, Bind returns f itself;
+// a nil f is returned as nil, so the callee's own handling of a nil function
+// is unchanged.
+func Bind(f func()) func() {
+	if f == nil {
+		return nil
+	}
+	s := followed()
+	if s == nil {
+		return f
+	}
+	return follow0(s, f)
+}
+
+// BindErr is Bind for a func() error, the function errgroup.Group.Go and
+// TryGo take: generated code rewrites g.Go(f) to g.Go(fluxloop.BindErr(f)).
+// The wrapper returns f's error.
+func BindErr(f func() error) func() error {
+	if f == nil {
+		return nil
+	}
+	s := followed()
+	if s == nil {
+		return f
+	}
+	return followErr(s, f)
+}
+
+// followed returns the observation to hand over: the goroutine's current
+// one, or nil when tracing is off or there is none.
+func followed() *Span {
+	if atomic.LoadUint32(&std.modeRaw) == modeOff {
+		return nil
+	}
+	return current()
 }
 
 func follow0(s *Span, fn func()) func() {

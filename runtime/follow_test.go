@@ -463,10 +463,10 @@ func followParentCtx(ctx context.Context, body func(ctx context.Context) error) 
 	return body(ctx)
 }
 
-// Goroutines started by errgroup.Group.Go and sync.WaitGroup.Go are not go
-// statements of the traced function, so the generator leaves them alone:
-// traced calls that take ctx nest through ctx all the same; calls without a
-// ctx nest when the closure is wrapped with Follow, and are roots otherwise.
+// Goroutines started by errgroup.Group.Go and sync.WaitGroup.Go: traced
+// calls that take ctx nest through ctx; calls without a ctx nest when the
+// closure is wrapped (with Follow here; the generator writes Bind and
+// BindErr, see TestBindGroups), and are roots otherwise.
 func TestFollowGroups(t *testing.T) {
 	t.Run("errgroup with ctx", func(t *testing.T) {
 		_, recorded := followRecorder(t)

@@ -24,6 +24,22 @@ import (
 //   - an iterator when the iteration finishes or the consumer breaks out of
 //     its loop.
 //
+// Which results are wrapped is decided so that wrapping never changes the
+// program. An iterator is always wrapped (unless the directive says
+// stream=false): the wrapper is transparent, since ranging over it ranges
+// over the original once, with the same values and the same early stop, on
+// the consumer's goroutine, with no goroutine of its own; its one effect is
+// that the observation stays open until the iterator is ranged over, or
+// until Shutdown ends it (flagged stream_abandoned, below). A channel is
+// forwarded by a goroutine (Chan), which is only transparent for a channel
+// that nobody else receives from, so the generator wraps a channel result
+// only when the function makes the channel itself (every return path
+// returns a make(chan ...), or a local variable or named result only ever
+// assigned one); a channel the function merely hands out, like a
+// time.Timer's C or a ctx.Done(), is returned as it is, since a forwarder
+// per call would take values meant for the other receivers. The directive's
+// stream=true wraps any receive-only channel result anyway.
+//
 // The output is the JSON array of the items delivered, cut at the capture
 // size limit (WithMaxFieldBytes) with a final "…(N more items)" marker, the
 // whole array, marker included, within the limit; metadata has stream_items
@@ -353,7 +369,9 @@ func (c *Client) abandonStreams() {
 // lasts until the channel is closed. The consumer receives the same values in
 // the same order from a channel of the same capacity, closed after the
 // source is closed. A nil span or channel is returned as it is. Generated
-// code calls it; see the package's notes on streams.
+// code calls it for channels the traced function makes (or with
+// stream=true); see the notes on streams above: src must have no other
+// receiver, or the forwarder competes with it for values.
 func Chan[T any](s *Span, src <-chan T) <-chan T {
 	if s == nil || src == nil || !s.recording || s.state.Load() != spanOpen {
 		return src
@@ -405,8 +423,11 @@ func Chan[T any](s *Span, src <-chan T) <-chan T {
 
 // Seq wraps the iterator a traced function returns so that its observation
 // covers the iteration: it ends when the iteration finishes or the consumer
-// stops it; the items are those delivered. No goroutine is involved. Ranging
-// over the iterator a second time runs it untraced. Generated code calls it.
+// stops it; the items are those delivered. No goroutine is involved: the
+// consumer ranges over the original iterator, once, with the same values and
+// the same early stop. Ranging over the iterator a second time runs it
+// untraced. An iterator never ranged over keeps the observation open until
+// Shutdown. Generated code calls it.
 func Seq[T any](s *Span, seq iter.Seq[T]) iter.Seq[T] {
 	if s == nil || seq == nil || !s.recording || s.state.Load() != spanOpen {
 		return seq

@@ -65,7 +65,7 @@ func tracedChan(ctx context.Context, n, size int) (__fluxloopR0 <-chan int) {
 	}
 	_ = ctx
 	ch := make(chan int, size)
-	go fluxloop.Follow(func() {
+	go fluxloop.Follow0(func() {
 		defer close(ch)
 		for i := range n {
 			ch <- i
