@@ -3,14 +3,17 @@ package generator
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"go/ast"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/tools/go/packages"
 )
@@ -36,17 +39,32 @@ type AnnotateOptions struct {
 	// Remove deletes fluxloop directives instead of adding them: every line
 	// of the doc comment of a function that Match and Exported keep that
 	// holds only a fluxloop directive, and the "//" line before such lines
-	// when they end the comment and follow text.
+	// when they end the comment and follow text (or, in a gofmt'd file,
+	// when they and the "//" line are the whole doc comment, which then
+	// goes with the empty line above it: see Annotate).
 	Remove bool
 }
 
 // Annotate inserts a directive at the end of the doc comment of every
 // selected function (or, with Remove, deletes the directives), skipping
 // generated files, init functions, functions without a body, //go:nosplit
-// functions, and functions that already have a directive. It only inserts
-// lines, leaving the rest of each file byte for byte as it was (it does not
-// gofmt), is idempotent, and Remove undoes it exactly. Like Generate, it
-// only computes the changes.
+// functions, and functions that already have a directive. It is idempotent,
+// and Remove undoes it exactly:
+//
+//   - a gofmt'd file stays gofmt'd: after inserting (or deleting) lines,
+//     the file is gofmt'd, which may realign the lines around them (the
+//     bodies of adjacent one-line functions, trailing comments). A "//"
+//     line separates doc text from the directive, as gofmt does; above a
+//     function right below another, gofmt puts an empty line, and annotate
+//     a "//" line above the directive, which tells Remove to take both out;
+//   - in a file that is not gofmt'd, annotate only inserts lines and Remove
+//     deletes them, leaving every other byte as it was. A file that the
+//     inserted lines alone would make gofmt'd is refused (an *Error at the
+//     first line gofmt changes), since Remove could not tell it from a
+//     gofmt'd one: gofmt it first.
+//
+// Like Generate, it only computes the changes, and reports problems as an
+// ErrorList, in which case it returns no changes.
 func Annotate(ctx context.Context, opts AnnotateOptions) (*Result, error) {
 	if opts.As == "" {
 		opts.As = KindTrace
@@ -84,6 +102,7 @@ func Annotate(ctx context.Context, opts AnnotateOptions) (*Result, error) {
 		directive += " type=" + opts.Type
 	}
 	res := &Result{}
+	var errs ErrorList
 	for _, path := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -93,6 +112,12 @@ func Annotate(ctx context.Context, opts AnnotateOptions) (*Result, error) {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 		out, n, err := annotateFile(path, src, directive, &opts)
+		var pe *Error
+		if errors.As(err, &pe) {
+			pe.Pos.Filename = relPath(gopts.absDir(), pe.Pos.Filename)
+			errs = append(errs, pe)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("annotate %s: %w", relPath(gopts.absDir(), path), err)
 		}
@@ -101,12 +126,16 @@ func Annotate(ctx context.Context, opts AnnotateOptions) (*Result, error) {
 			res.Changes = append(res.Changes, Change{Path: path, Old: src, New: out})
 		}
 	}
+	if len(errs) > 0 {
+		return nil, errs.sort()
+	}
 	return res, nil
 }
 
 // annotateFile adds or removes the directives of one file. It edits the
-// lines of src and leaves every other byte alone: the file is not
-// reformatted, and Remove deletes exactly the lines the addition inserted.
+// lines of src, then gofmts the result if src was gofmt'd; Remove deletes
+// exactly the lines the addition inserted (and gofmts likewise). See
+// Annotate.
 func annotateFile(path string, src []byte, directive string, opts *AnnotateOptions) ([]byte, int, error) {
 	if !opts.Remove && !bytes.Contains(src, []byte("func")) {
 		return nil, 0, nil
@@ -124,9 +153,18 @@ func annotateFile(path string, src []byte, directive string, opts *AnnotateOptio
 	}
 	tf := fset.File(af.Package)
 	offset := func(p token.Pos) int { return tf.Offset(p) }
+	var formatted []byte
+	var formatErr error
+	gofmtd := sync.OnceValue(func() bool {
+		formatted, formatErr = format.Source(src)
+		return formatErr == nil && bytes.Equal(formatted, src)
+	})
 	var edits []lineEdit
 	n := 0
+	var prev ast.Decl
 	for _, decl := range af.Decls {
+		before := prev
+		prev = decl
 		fd, ok := decl.(*ast.FuncDecl)
 		if !ok {
 			continue
@@ -135,7 +173,7 @@ func annotateFile(path string, src []byte, directive string, opts *AnnotateOptio
 			if !matches(fd, opts) || fd.Doc == nil {
 				continue
 			}
-			if e := removeEdits(src, fd.Doc, offset); len(e) > 0 {
+			if e := removeEdits(src, fd.Doc, offset, gofmtd()); len(e) > 0 {
 				edits = append(edits, e...)
 				n++
 			}
@@ -145,6 +183,10 @@ func annotateFile(path string, src []byte, directive string, opts *AnnotateOptio
 			continue
 		}
 		if e, ok := addEdit(src, fd, directive, offset); ok {
+			// A function right below the one before it, without a doc
+			// comment: in a gofmt'd file, the directive gets an empty
+			// line above it (gofmt's), which -remove must take out again.
+			e.adjacent = fd.Doc == nil && before != nil && tf.Line(before.End())+1 == tf.Line(fd.Pos())
 			edits = append(edits, e)
 			n++
 		}
@@ -152,7 +194,46 @@ func annotateFile(path string, src []byte, directive string, opts *AnnotateOptio
 	if n == 0 {
 		return src, 0, nil
 	}
-	return applyEdits(src, edits), n, nil
+	if gofmtd() {
+		// gofmt'd in, gofmt'd out: gofmt realigns what the lines moved,
+		// and separates a function with a doc comment from the one above.
+		if !opts.Remove {
+			for i := range edits {
+				if edits[i].adjacent {
+					// "//" above the directive says the empty line is
+					// gofmt's (gofmt leaves such a doc comment alone).
+					edits[i].text = edits[i].indent + "//" + edits[i].eol + edits[i].text
+				}
+			}
+		}
+		out := applyEdits(src, edits)
+		if f, err := format.Source(out); err == nil {
+			out = f
+		}
+		return out, n, nil
+	}
+	out := applyEdits(src, edits)
+	if formatErr == nil && !opts.Remove {
+		if f, err := format.Source(out); err == nil && bytes.Equal(f, out) {
+			return nil, 0, &Error{
+				Pos: token.Position{Filename: path, Line: firstDifferentLine(src, formatted), Column: 1},
+				Msg: "the file is not gofmt'd, and the directives would make it so: annotate -remove could not tell it from a gofmt'd file and undo annotate exactly; gofmt the file first",
+			}
+		}
+	}
+	return out, n, nil
+}
+
+// firstDifferentLine is the number of the first line at which a and b
+// differ.
+func firstDifferentLine(a, b []byte) int {
+	la, lb := bytes.SplitAfter(a, []byte("\n")), bytes.SplitAfter(b, []byte("\n"))
+	for i := range min(len(la), len(lb)) {
+		if !bytes.Equal(la[i], lb[i]) {
+			return i + 1
+		}
+	}
+	return min(len(la), len(lb)) + 1
 }
 
 // A lineEdit replaces src[start:end] with text. start and end are at the
@@ -161,6 +242,11 @@ func annotateFile(path string, src []byte, directive string, opts *AnnotateOptio
 type lineEdit struct {
 	start, end int
 	text       string
+	// For an insertion: the indentation and line ending of the inserted
+	// lines, and whether the function is right below the declaration
+	// before it.
+	indent, eol string
+	adjacent    bool
 }
 
 // applyEdits applies edits, which are in source order and do not overlap.
@@ -232,13 +318,16 @@ func addEdit(src []byte, fd *ast.FuncDecl, directive string, offset func(token.P
 		}
 	}
 	text.WriteString(indent + directive + eol)
-	return lineEdit{start: start, end: start, text: text.String()}, true
+	return lineEdit{start: start, end: start, text: text.String(), indent: indent, eol: eol}, true
 }
 
 // removeEdits deletes from a doc comment every line that holds a fluxloop
 // directive alone, and the "//" line addEdit put before the directives when
-// they end the comment and the "//" line follows a text line.
-func removeEdits(src []byte, doc *ast.CommentGroup, offset func(token.Pos) int) []lineEdit {
+// they end the comment and the "//" line follows a text line. In a gofmt'd
+// file, a doc comment of a "//" line and directives alone is what annotate
+// writes above a function right below another: all of it goes, with the
+// empty line above it.
+func removeEdits(src []byte, doc *ast.CommentGroup, offset func(token.Pos) int, gofmtd bool) []lineEdit {
 	list := doc.List
 	ownLine := func(c *ast.Comment) bool {
 		start := lineStart(src, offset(c.Pos()))
@@ -253,6 +342,22 @@ func removeEdits(src []byte, doc *ast.CommentGroup, offset func(token.Pos) int) 
 		return lineEdit{start: start, end: end}
 	}
 	var edits []lineEdit
+	if gofmtd && len(list) >= 2 && list[0].Text == "//" && ownLine(list[0]) {
+		marker := true
+		for _, c := range list[1:] {
+			marker = marker && isDirective(c) && ownLine(c)
+		}
+		if marker {
+			start := lineStart(src, offset(list[0].Pos()))
+			if start > 0 {
+				if above := lineStart(src, start-1); isBlank(bytes.TrimRight(src[above:start], "\r\n")) {
+					start = above
+				}
+			}
+			end := deleteLine(list[len(list)-1]).end
+			return []lineEdit{{start: start, end: end}}
+		}
+	}
 	tail := len(list) // list[tail:] are the directive lines that end the comment
 	for i := len(list) - 1; i >= 0 && isDirective(list[i]) && ownLine(list[i]); i-- {
 		tail = i

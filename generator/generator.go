@@ -38,9 +38,12 @@ type Options struct {
 	// Remove strips instrumentation instead of adding it, restoring the
 	// source the generator was run on.
 	Remove bool
-	// AbsLineDirectives makes the //line directives name the source file.
-	// Set it when the output is compiled from another path (an overlay), so
-	// that every tool, go vet included, reports the source file.
+	// AbsLineDirectives makes the output carry //line directives that map
+	// every line to the source file and its lines. Set it when the output
+	// is compiled from another path (an overlay), so that every tool, go
+	// vet included, reports the source. Without it (in place) the output
+	// carries no //line directive: it is the source, whose lines are its
+	// own.
 	AbsLineDirectives bool
 	// Log receives progress notes (-v). Nil means silent.
 	Log io.Writer

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -109,9 +110,12 @@ func readCases(t *testing.T) []*goldenCase {
 }
 
 // TestGolden runs every golden case: the generated files must match want/
-// (or the run must fail with exactly stderr and write nothing); the output
-// fed back in must not change (idempotence); -remove must restore the input
-// byte for byte; and every generated package must compile and pass go vet.
+// (or the run must fail with exactly stderr and write nothing) and carry no
+// //line directive, since a file instrumented in place is the user's source;
+// the output fed back in must not change (idempotence); -remove must restore
+// the input byte for byte; an overlay build's copies must map every line
+// back to the input; and every generated package must compile and pass go
+// vet.
 func TestGolden(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads packages with the go command")
@@ -130,6 +134,9 @@ func TestGolden(t *testing.T) {
 					}
 				}
 				writeFile(t, filepath.Join(dir, name), data)
+			}
+			if !c.hasErr {
+				checkOverlay(t, ctx, dir, c.input)
 			}
 			opts := generator.Options{Dir: dir, Patterns: []string{"."}}
 			res, err := generator.Generate(ctx, opts)
@@ -157,10 +164,8 @@ func TestGolden(t *testing.T) {
 			} else {
 				compareFiles(t, "generate", c.want, got)
 			}
-			for name, data := range got {
-				if strings.HasSuffix(name, ".go") {
-					checkLines(t, name, c.input[name], data)
-				}
+			for _, ch := range res.Changes {
+				checkInPlace(t, rel(t, dir, ch.Path), ch.New)
 			}
 			if err := generator.Write(res.Changes); err != nil {
 				t.Fatal(err)
@@ -273,6 +278,37 @@ func updateWant(t *testing.T, c *goldenCase, got map[string][]byte) {
 	}
 }
 
+// checkOverlay generates the overlay copies of the files in dir (which hold
+// input) and checks that they are gofmt'd and map every line to input.
+func checkOverlay(t *testing.T, ctx context.Context, dir string, input map[string][]byte) {
+	t.Helper()
+	res, err := generator.Generate(ctx, generator.Options{Dir: dir, Patterns: []string{"."}, AbsLineDirectives: true})
+	if err != nil {
+		t.Fatalf("generate the overlay: %v", err)
+	}
+	for _, ch := range res.Changes {
+		name := rel(t, dir, ch.Path)
+		if formatted, err := format.Source(ch.New); err != nil || !bytes.Equal(formatted, ch.New) {
+			t.Errorf("overlay copy of %s is not gofmt'd (%v):\n%s", name, err, diff.Unified(name, name+".gofmt", ch.New, formatted))
+		}
+		checkLines(t, name, input[name], ch.New)
+	}
+}
+
+// checkInPlace checks a file instrumented in place: it is gofmt'd and has no
+// //line directive, so every tool names the lines of the file as it is.
+func checkInPlace(t *testing.T, name string, src []byte) {
+	t.Helper()
+	if formatted, err := format.Source(src); err != nil || !bytes.Equal(formatted, src) {
+		t.Errorf("%s is not gofmt'd (%v):\n%s", name, err, diff.Unified(name, name+".gofmt", src, formatted))
+	}
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "//line ") {
+			t.Errorf("%s:%d: %s: a line directive in a file instrumented in place", name, i+1, l)
+		}
+	}
+}
+
 // checkLines asserts //line fidelity: every identifier of the input is, in
 // the output, at the same line as the compiler sees it (line directives
 // applied), so compiler errors and stack traces name the user's lines.
@@ -324,7 +360,7 @@ func userIdents(t *testing.T, name string, src []byte) []identLine {
 				ast.Inspect(s, func(m ast.Node) bool {
 					switch m := m.(type) {
 					case *ast.SelectorExpr:
-						if x, ok := m.X.(*ast.Ident); ok && x.Name == "fluxloop" && m.Sel.Name == "Follow" {
+						if x, ok := m.X.(*ast.Ident); ok && x.Name == "fluxloop" && handOverName.MatchString(m.Sel.Name) {
 							return false
 						}
 					case *ast.Ident:
@@ -335,7 +371,7 @@ func userIdents(t *testing.T, name string, src []byte) []identLine {
 			}
 			return false
 		case *ast.SelectorExpr:
-			if x, ok := n.X.(*ast.Ident); ok && x.Name == "fluxloop" && n.Sel.Name == "Follow" {
+			if x, ok := n.X.(*ast.Ident); ok && x.Name == "fluxloop" && handOverName.MatchString(n.Sel.Name) {
 				return false
 			}
 		case *ast.Ident:
@@ -346,8 +382,13 @@ func userIdents(t *testing.T, name string, src []byte) []identLine {
 	return out
 }
 
+// handOverName matches the runtime functions generated code wraps around
+// the functions it hands to goroutines: Follow, its typed forms (Follow2,
+// Follow1VR2, ...), Bind and BindErr.
+var handOverName = regexp.MustCompile(`^(Follow([0-9]+V?(R[0-9]+)?)?|Bind|BindErr)$`)
+
 func appendIdent(out []identLine, fset *token.FileSet, id *ast.Ident) []identLine {
-	if id.Name == "_" || strings.HasPrefix(id.Name, "__fluxloop") || id.Name == "Follow" {
+	if id.Name == "_" || strings.HasPrefix(id.Name, "__fluxloop") || handOverName.MatchString(id.Name) {
 		return out
 	}
 	return append(out, identLine{id.Name, fset.Position(id.Pos()).Line})

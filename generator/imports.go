@@ -6,6 +6,7 @@ import (
 	"go/types"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/dave/dst"
 )
@@ -61,7 +62,9 @@ func (fr *fileRewriter) addImports(dirs map[*ast.FuncDecl]*Directive) error {
 		return nil
 	}
 	insertImports(fr.df, add)
-	fr.restoreLinesAfterImports()
+	if fr.mapLines {
+		fr.restoreLinesAfterImports()
+	}
 	return nil
 }
 
@@ -129,7 +132,57 @@ func insertImports(df *dst.File, specs []*dst.ImportSpec) {
 	}
 	specs[0].Decs.Before = dst.NewLine
 	gd.Decs.Before, gd.Decs.After = dst.EmptyLine, dst.EmptyLine
+	if lastImport >= 0 && lastImport+1 < len(df.Decls) {
+		moveCommentsBelow(df.Decls[lastImport].(*dst.GenDecl), df.Decls[lastImport+1])
+	}
 	df.Decls = append(df.Decls[:lastImport+1], append([]dst.Decl{gd}, df.Decls[lastImport+1:]...)...)
+}
+
+// moveCommentsBelow moves the comments on the lines below the import
+// declaration gd that dst keeps with it to the declaration next, so that
+// the import inserted between them goes above them. Read back, they are the
+// next declaration's (the way they are when the source is gofmt'd, which
+// puts an empty line after the imports), so the output is a fixed point and
+// removing the import leaves them where gofmt has them.
+func moveCommentsBelow(gd *dst.GenDecl, next dst.Decl) {
+	var moved dst.Decorations
+	cut := func(end *dst.Decorations) {
+		for i, d := range *end {
+			if d == "\n" {
+				// Comments right below a comment at the end of the
+				// import's line are in one group with it: they stay.
+				if !hasComment((*end)[:i]) && hasComment((*end)[i+1:]) {
+					moved = append(moved, (*end)[i+1:]...)
+					*end = (*end)[:i]
+				}
+				return
+			}
+		}
+	}
+	if n := len(gd.Specs); n > 0 && !gd.Rparen {
+		cut(&gd.Specs[n-1].Decorations().End)
+	}
+	cut(&gd.Decs.End)
+	if !hasComment(moved) {
+		return
+	}
+	for moved[0] == "\n" {
+		moved = moved[1:]
+	}
+	for moved[len(moved)-1] == "\n" {
+		moved = moved[:len(moved)-1]
+	}
+	decs := next.Decorations()
+	// The comments end their line; an empty line follows them unless
+	// they were right above the declaration.
+	if !strings.HasPrefix(moved[len(moved)-1], "//") {
+		moved = append(moved, "\n")
+	}
+	if decs.Before == dst.EmptyLine {
+		moved = append(moved, "\n")
+	}
+	decs.Start = append(moved, decs.Start...)
+	decs.Before = dst.EmptyLine
 }
 
 func isCgoImport(gd *dst.GenDecl) bool {
@@ -142,8 +195,8 @@ func isCgoImport(gd *dst.GenDecl) bool {
 }
 
 // removeUnusedImports deletes generated imports that nothing in the file
-// refers to any more (after stripping), and with them the //line directive
-// that compensated for their lines. Removing them here, rather than leaving
+// refers to any more (after stripping), and with them any //line directive
+// that compensated for their lines (written by earlier versions in place). Removing them here, rather than leaving
 // it to the restorer, keeps the user's import block exactly as it was.
 func removeUnusedImports(df *dst.File) {
 	used := usedImports(df)
@@ -160,6 +213,7 @@ func removeUnusedImports(df *dst.File) {
 	}
 	removed := false
 	var decls []dst.Decl
+	var carried *dst.GenDecl // a dropped declaration read back with comments
 	for _, decl := range df.Decls {
 		gd, ok := decl.(*dst.GenDecl)
 		if ok && gd.Tok == token.IMPORT {
@@ -173,8 +227,19 @@ func removeUnusedImports(df *dst.File) {
 			}
 			gd.Specs = specs
 			if len(specs) == 0 {
+				if hasComment(gd.Decs.Start) {
+					carried = gd
+				}
 				continue
 			}
+		}
+		if carried != nil {
+			// Comments above the generated import were the next
+			// declaration's, or stood between the imports and it.
+			decs := decl.Decorations()
+			decs.Start = append(append(dst.Decorations(nil), carried.Decs.Start...), decs.Start...)
+			decs.Before = carried.Decs.Before
+			carried = nil
 		}
 		decls = append(decls, decl)
 	}
@@ -189,4 +254,14 @@ func removeUnusedImports(df *dst.File) {
 	if removed {
 		stripDeclDirectives(df)
 	}
+}
+
+// hasComment reports whether decorations hold a comment.
+func hasComment(decs dst.Decorations) bool {
+	for _, d := range decs {
+		if d != "\n" {
+			return true
+		}
+	}
+	return false
 }

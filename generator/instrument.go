@@ -78,35 +78,6 @@ type funcShape struct {
 	errResult *param
 }
 
-// stream is a result the runtime wraps so the observation lasts until the
-// stream ends: a receive-only channel, an iter.Seq or an iter.Seq2.
-type stream struct {
-	result *param
-	wrap   string // runtime function: Chan, Seq or Seq2
-}
-
-// streamWrapper names the runtime function that wraps a result of type t,
-// or "" when t is not a stream. Bidirectional and send-only channels are not
-// wrapped: the caller may send on them, which a forwarding copy would break.
-func streamWrapper(t types.Type) (wrap, note string) {
-	if t == nil {
-		return "", ""
-	}
-	if isNamed(t, false, "iter", "Seq") {
-		return "Seq", ""
-	}
-	if isNamed(t, false, "iter", "Seq2") {
-		return "Seq2", ""
-	}
-	if ch, ok := t.Underlying().(*types.Chan); ok {
-		if ch.Dir() == types.RecvOnly {
-			return "Chan", ""
-		}
-		return "", "channel result of type " + t.String() + " is not wrapped (only receive-only channels are); the observation ends when the function returns"
-	}
-	return "", ""
-}
-
 // instrument injects the observation into one function. Errors are
 // positioned *Error values.
 func (fr *fileRewriter) instrument(afd *ast.FuncDecl, d *Directive) error {
@@ -136,32 +107,57 @@ func (fr *fileRewriter) instrument(afd *ast.FuncDecl, d *Directive) error {
 	if err != nil {
 		return fmt.Errorf("template for %s: %w", afd.Name.Name, err)
 	}
-	first := fr.g.fset.Position(afd.Type.Func).Line
+	// The injected code follows the brace and its comments as they are
+	// laid out (an empty line after them stays one); stripFunc gives back
+	// to the brace what is read back as the Enter statement's comments.
 	stmts[0].Decorations().Before = dst.NewLine
-	if hasOwnLineComment(fd.Body.Decs.Lbrace) {
-		// Keep the brace's comments apart from the injected code, so a
-		// later run still sees them as the brace's.
-		stmts[0].Decorations().Before = dst.EmptyLine
-	}
-	stmts[0].Decorations().Start.Prepend(fr.lineDirective(first))
-	if len(fd.Body.List) > 0 {
-		next := fd.Body.List[0].Decorations()
-		next.Start.Prepend(fr.lineDirective(fr.firstUserLine(afd)))
-		rbrace := fr.g.fset.Position(afd.Body.Rbrace).Line
-		if fr.g.fset.Position(afd.Body.Lbrace).Line == rbrace {
-			// A one-line body now spans lines: map its closing brace back.
-			last := fd.Body.List[len(fd.Body.List)-1].Decorations()
-			last.End.Append("\n", fr.lineDirective(rbrace))
-		}
-	} else {
-		// An empty body: map the closing brace back to its line.
-		last := stmts[len(stmts)-1].Decorations()
-		last.End.Append("\n", fr.lineDirective(fr.g.fset.Position(afd.Body.Rbrace).Line))
+	if fr.mapLines {
+		fr.mapBody(afd, fd, stmts)
 	}
 	fr.handOverGoroutines(afd)
 	fd.Body.List = append(stmts, fd.Body.List...)
-	fr.addSite(site, name, d, shape.inputKeys)
+	// Offset guess: the Enter call right below the brace's line.
+	offset := fr.g.fset.PositionFor(afd.Body.Lbrace, false).Line - fr.g.fset.PositionFor(afd.Type.Func, false).Line + 1
+	fr.addSite(site, name, d, shape.inputKeys, fr.oneLine[afd], offset)
 	return nil
+}
+
+// mapBody puts //line directives into an instrumented body for an overlay
+// build, where the compiled file is a copy and the source is what the user
+// sees: the injected statements map to the line of the func keyword (so the
+// Enter call reports it), the user's statements to their own lines.
+func (fr *fileRewriter) mapBody(afd *ast.FuncDecl, fd *dst.FuncDecl, stmts []dst.Stmt) {
+	line := func(p token.Pos) int { return fr.g.fset.PositionFor(p, false).Line }
+	stmts[0].Decorations().Start.Prepend(fr.lineDirective(line(afd.Type.Func)))
+	rbrace := line(afd.Body.Rbrace)
+	if len(fd.Body.List) == 0 {
+		// An empty body: map the closing brace back to its line.
+		last := stmts[len(stmts)-1].Decorations()
+		last.End.Append("\n", fr.lineDirective(rbrace))
+		return
+	}
+	// The directive goes right before the user's first statement, after
+	// the comments dst keeps with it (which need no mapping), on a line of
+	// its own: the printer would break a line after a block comment that
+	// follows a line comment before the same token.
+	mapStmt := func(i int) {
+		start := &fd.Body.List[i].Decorations().Start
+		if n := len(*start); n > 0 && (*start)[n-1] != "\n" && !strings.HasPrefix((*start)[n-1], "//") {
+			start.Append("\n")
+		}
+		start.Append(fr.lineDirective(line(afd.Body.List[fr.injected[afd]+i].Pos())))
+	}
+	mapStmt(0)
+	if line(afd.Body.Lbrace) == rbrace {
+		// A one-line body now spans lines: map each statement and the
+		// closing brace back.
+		for i := 1; i < len(fd.Body.List); i++ {
+			fd.Body.List[i].Decorations().Before = dst.NewLine
+			mapStmt(i)
+		}
+		last := fd.Body.List[len(fd.Body.List)-1].Decorations()
+		last.End.Append("\n", fr.lineDirective(rbrace))
+	}
 }
 
 // note reports something the user may want to know about a function (-v).
@@ -176,166 +172,19 @@ func (fr *fileRewriter) note(afd *ast.FuncDecl, msg string) {
 	fmt.Fprintf(fr.g.opts.Log, "%s: %s: %s\n", pos, afd.Name.Name, msg)
 }
 
-// handOverGoroutines rewrites every go statement in the body, go f(x) to
-// go fluxloop.Follow(f)(x), so that the new goroutine's observations nest
-// under the one current where the go statement runs. The go statement still
-// evaluates f and x, in that order, before the goroutine starts.
-func (fr *fileRewriter) handOverGoroutines(afd *ast.FuncDecl) {
-	info := fr.f.pkg.TypesInfo
-	ast.Inspect(afd.Body, func(n ast.Node) bool {
-		gs, ok := n.(*ast.GoStmt)
-		if !ok {
-			return true
-		}
-		fun := gs.Call.Fun
-		if inner := followArg(gs.Call.Fun); inner != nil {
-			fun = inner // instrumented by an earlier run
-		}
-		dgs, ok := fr.dec.Dst.Nodes[gs].(*dst.GoStmt)
-		if !ok {
-			return true
-		}
-		if id := calleeIdent(fun); id != nil {
-			switch obj := info.Uses[id].(type) {
-			case *types.Builtin:
-				fr.note(afd, "go statement calling the builtin "+obj.Name()+" is not handed over")
-				return true
-			case *types.Func:
-				if sig, ok := obj.Type().(*types.Signature); ok && sig.TypeParams().Len() > 0 && !isIndexed(fun) {
-					fr.note(afd, "go statement calling the generic function "+obj.Name()+" without explicit type arguments is not handed over; write "+obj.Name()+"[...]( ) to have it followed")
-					return true
-				}
-			}
-		}
-		dgs.Call.Fun = &dst.CallExpr{
-			Fun:  &dst.Ident{Name: "Follow", Path: RuntimePath},
-			Args: []dst.Expr{dgs.Call.Fun},
-		}
-		return true
-	})
-}
-
-// followArg returns f when e is fluxloop.Follow(f), as written by the
-// generator.
-func followArg(e ast.Expr) ast.Expr {
-	call, ok := e.(*ast.CallExpr)
-	if !ok || len(call.Args) != 1 {
-		return nil
-	}
-	if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Follow" {
-		return call.Args[0]
-	}
-	return nil
-}
-
-// calleeIdent is the identifier naming the function a call expression calls,
-// if any: f, pkg.f or x.m (the m), with explicit instantiations unwrapped.
-func calleeIdent(e ast.Expr) *ast.Ident {
-	for {
-		switch x := e.(type) {
-		case *ast.ParenExpr:
-			e = x.X
-		case *ast.IndexExpr:
-			e = x.X
-		case *ast.IndexListExpr:
-			e = x.X
-		case *ast.SelectorExpr:
-			return x.Sel
-		case *ast.Ident:
-			return x
-		default:
-			return nil
-		}
-	}
-}
-
-func isIndexed(e ast.Expr) bool {
-	for {
-		switch x := e.(type) {
-		case *ast.ParenExpr:
-			e = x.X
-		case *ast.IndexExpr, *ast.IndexListExpr:
-			return true
-		default:
-			return false
-		}
-	}
-}
-
-// stripGoroutines undoes handOverGoroutines.
-func stripGoroutines(body *dst.BlockStmt) {
-	dst.Inspect(body, func(n dst.Node) bool {
-		gs, ok := n.(*dst.GoStmt)
-		if !ok {
-			return true
-		}
-		if call, ok := gs.Call.Fun.(*dst.CallExpr); ok && len(call.Args) == 1 {
-			if id, ok := call.Fun.(*dst.Ident); ok && id.Path == RuntimePath && id.Name == "Follow" {
-				gs.Call.Fun = call.Args[0]
-			}
-		}
-		return true
-	})
-}
-
-// lineDirective maps the next line to line. In place, the directive names
-// no file ("//line :N:1" keeps the file's own name, which also keeps the
-// source portable); in an overlay the compiled file is a copy, so the
-// directive names the source file.
+// lineDirective maps the next line to line of the source file. Only overlay
+// copies carry directives: a file instrumented in place is the user's
+// source, whose lines are its own.
 func (fr *fileRewriter) lineDirective(line int) string {
-	if fr.g.opts.AbsLineDirectives {
-		return fmt.Sprintf("//line %s:%d:1", fr.f.path, line)
-	}
-	return fmt.Sprintf("//line :%d:1", line)
+	return fmt.Sprintf("//line %s:%d:1", fr.f.path, line)
 }
 
-// generatedLineDirective matches the directives lineDirective writes.
+// generatedLineDirective matches the directives lineDirective writes, and
+// the "//line :N:1" ones that earlier versions wrote in place (which a run
+// strips).
 var generatedLineDirective = regexp.MustCompile(`^//line (.*):([0-9]+):1$`)
 
 func isLineDirective(text string) bool { return generatedLineDirective.MatchString(text) }
-
-// firstUserLine is the original line of the first thing in the body after
-// the injected statements: the first statement, or the comment group right
-// above it, which dst keeps with the statement. (A comment group after the
-// brace that is followed by an empty line stays with the brace instead, and
-// is printed before the injected statements.)
-func (fr *fileRewriter) firstUserLine(afd *ast.FuncDecl) int {
-	stmt := afd.Body.List[fr.injected[afd]]
-	fset := fr.g.fset
-	stmtLine := fset.PositionFor(stmt.Pos(), false).Line
-	pos := stmt.Pos()
-	for _, cg := range fr.f.ast.Comments {
-		if cg.Pos() >= stmt.Pos() {
-			break
-		}
-		if cg.Pos() <= afd.Body.Lbrace || fset.PositionFor(cg.End(), false).Line != stmtLine-1 ||
-			fset.PositionFor(cg.Pos(), false).Line == fset.PositionFor(afd.Body.Lbrace, false).Line {
-			continue // not right above the statement, or on the brace's line
-		}
-		for _, c := range cg.List {
-			if !strings.HasPrefix(c.Text, "//line ") {
-				pos = c.Pos()
-				break
-			}
-		}
-	}
-	return fset.Position(pos).Line
-}
-
-// hasOwnLineComment reports whether decorations hold a comment on a line of
-// its own (after a newline), as the decorations after an opening brace do
-// when a comment group there is followed by an empty line.
-func hasOwnLineComment(decs dst.Decorations) bool {
-	newline := false
-	for _, d := range decs {
-		if d == "\n" {
-			newline = true
-		} else if newline && (strings.HasPrefix(d, "//") || strings.HasPrefix(d, "/*")) {
-			return true
-		}
-	}
-	return false
-}
 
 // defaultName is the observation name of a function without name=: the
 // function's name, or Type.Method for a method.
@@ -433,6 +282,7 @@ func (fr *fileRewriter) shape(fd *dst.FuncDecl, afd *ast.FuncDecl, d *Directive)
 		s.inputKeys = append(s.inputKeys, key)
 	}
 
+	fr.noteUnusedStream(afd, d, results)
 	if len(results) > 0 {
 		last := results[len(results)-1]
 		errType := types.Universe.Lookup("error").Type()
@@ -443,10 +293,7 @@ func (fr *fileRewriter) shape(fd *dst.FuncDecl, afd *ast.FuncDecl, d *Directive)
 			s.errResult = last
 		}
 		for _, r := range values {
-			wrap, note := streamWrapper(r.typ)
-			if note != "" {
-				fr.note(afd, note)
-			}
+			wrap := fr.streamWrap(afd, d, r)
 			switch {
 			case wrap != "":
 				// Streams are wrapped whatever the capture mode: the
@@ -586,9 +433,33 @@ func parseBody(src string) ([]dst.Stmt, error) {
 func values(ps []*param) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
-		parts[i] = fmt.Sprintf("%s.V(%s)", pkgPlaceholder, p.name())
+		parts[i] = capture(p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// capture is the expression that captures p: a typed constructor for the
+// predeclared scalar types, which costs no reflection and no allocation,
+// and the generic V for everything else (named types included, which the
+// runtime may write in their standard-library form, such as "1.5s" for a
+// time.Duration).
+func capture(p *param) string {
+	ctor := "V"
+	if b, ok := types.Unalias(p.typ).(*types.Basic); ok && p.typ != nil {
+		switch info := b.Info(); {
+		case info&types.IsBoolean != 0:
+			ctor = "Bool"
+		case info&types.IsString != 0:
+			ctor = "String"
+		case info&types.IsInteger != 0 && info&types.IsUnsigned != 0:
+			ctor = "Uint"
+		case info&types.IsInteger != 0:
+			ctor = "Int"
+		case info&types.IsFloat != 0:
+			ctor = "Float"
+		}
+	}
+	return fmt.Sprintf("%s.%s(%s)", pkgPlaceholder, ctor, p.name())
 }
 
 // placeholders stand for the generated imports in templates.
@@ -639,7 +510,30 @@ func (g *packageRewriter) siteName(fd *ast.FuncDecl) string {
 	return name
 }
 
-func (fr *fileRewriter) addSite(site, name string, d *Directive, keys []string) {
+// siteSpec is the observation site of an instrumented function.
+type siteSpec struct {
+	name    string   // variable name
+	fields  []string // the Site literal's fields, as source, but Offset
+	offset  int      // Site.Offset (in place only)
+	oneLine bool     // the body is on one line in the source
+}
+
+// src is the site's variable spec, as source.
+func (s *siteSpec) src() string {
+	fields := s.fields
+	if s.offset != 0 {
+		fields = append(fields[:len(fields):len(fields)], "Offset: "+strconv.Itoa(s.offset))
+	}
+	src := fmt.Sprintf("%s = %s.Site{%s}", s.name, pkgPlaceholder, strings.Join(fields, ", "))
+	if s.oneLine {
+		src += " " + oneLineComment
+	}
+	return src
+}
+
+// addSite adds the site of a function. offset is a guess of Site.Offset,
+// which setOffsets corrects.
+func (fr *fileRewriter) addSite(site, name string, d *Directive, keys []string, oneLine bool, offset int) {
 	fields := []string{
 		"Name: " + strconv.Quote(name),
 		"Type: " + pkgPlaceholder + "." + observationTypes[d.Type],
@@ -651,7 +545,10 @@ func (fr *fileRewriter) addSite(site, name string, d *Directive, keys []string) 
 		}
 		fields = append(fields, "Params: []string{"+strings.Join(quoted, ", ")+"}")
 	}
-	fr.sites = append(fr.sites, fmt.Sprintf("%s = %s.Site{%s}", site, pkgPlaceholder, strings.Join(fields, ", ")))
+	if fr.mapLines {
+		offset = 0 // a //line directive maps the Enter call to the func line
+	}
+	fr.sites = append(fr.sites, &siteSpec{name: site, fields: fields, offset: offset, oneLine: oneLine})
 }
 
 // addSites appends the block of site variables to the end of the file, where
@@ -660,17 +557,10 @@ func (fr *fileRewriter) addSites() {
 	if len(fr.sites) == 0 {
 		return
 	}
-	src := "package p\n\nvar (\n" + strings.Join(fr.sites, "\n") + "\n)\n"
-	df, err := parseTemplate(src)
-	if err != nil {
-		panic(fmt.Sprintf("site template: %v", err)) // names and literals are generated: a bug
-	}
-	gd := df.Decls[0].(*dst.GenDecl)
+	gd := fr.sitesTemplate()
+	fr.sitesDecl = gd
 	gd.Decs.Before = dst.EmptyLine
 	gd.Decs.Start = dst.Decorations{sitesComment}
-	if fr.perDecl {
-		gd.Decs.Start = dst.Decorations{perDeclComment}
-	}
 	gd.Decs.After = dst.NewLine
 	// Comments at the end of the file stay at the end, after the sites.
 	if n := len(fr.df.Decls); n > 0 {
@@ -686,28 +576,68 @@ func (fr *fileRewriter) addSites() {
 	fr.df.Decls = append(fr.df.Decls, gd)
 }
 
-// stripFunc removes the statements an earlier run injected into fd and
-// restores its parameter and result names. It returns how many statements
-// it removed.
-//
-// lbraceLine is the original line of the body's opening brace: a first
-// statement that the generator mapped to that line was on it.
-func stripFunc(fd *dst.FuncDecl, lbraceLine int) int {
-	if fd.Body == nil || len(fd.Body.List) == 0 || !isEnter(fd.Body.List[0]) {
-		return 0
+// sitesTemplate is the declaration of the site variables.
+func (fr *fileRewriter) sitesTemplate() *dst.GenDecl {
+	specs := make([]string, len(fr.sites))
+	for i, s := range fr.sites {
+		specs[i] = s.src()
 	}
+	src := "package p\n\nvar (\n" + strings.Join(specs, "\n") + "\n)\n"
+	df, err := parseTemplate(src)
+	if err != nil {
+		panic(fmt.Sprintf("site template: %v", err)) // names and literals are generated: a bug
+	}
+	return df.Decls[0].(*dst.GenDecl)
+}
+
+// stripFunc removes the statements an earlier run injected into fd and
+// restores its parameter and result names and the layout of its body. It
+// returns how many statements it removed, and whether the body was on one
+// line.
+//
+// oneLineSites are the sites whose functions had a one-line body. Files
+// instrumented in place by earlier versions carry //line directives instead,
+// which tell the layout too: the Enter statement's maps it to the func
+// keyword's original line, so sigLines (the lines from the func keyword down
+// to the opening brace) below it is the brace's original line; a first
+// statement (or, in an empty body, the closing brace) mapped to that line
+// was on it.
+func stripFunc(fd *dst.FuncDecl, sigLines int, oneLineSites map[string]bool) (int, bool) {
+	if fd.Body == nil || len(fd.Body.List) == 0 || !isEnter(fd.Body.List[0]) {
+		return 0, false
+	}
+	oneLine := oneLineSites[enterSite(fd.Body.List[0])]
 	n := 1
 	if len(fd.Body.List) > 1 && isSpanCheck(fd.Body.List[1]) {
 		n = 2
 	}
-	if len(fd.Body.List) == n {
-		// The body was empty; the directive after the injected code maps
-		// the closing brace to its original line, which tells {} from {\n}.
-		end := fd.Body.List[n-1].Decorations().End
-		if k := len(end); k > 0 && len(fd.Body.Decs.Lbrace) == 0 {
-			if line, ok := directiveLine(end[k-1]); ok && line > lbraceLine {
-				fd.Body.Decs.Lbrace = dst.Decorations{"\n"}
-			}
+	lbraceLine := -1 // the original line of the brace, in a file of an earlier version
+	for _, d := range fd.Body.List[0].Decorations().Start {
+		if line, ok := directiveLine(d); ok {
+			lbraceLine = line + sigLines
+			break
+		}
+	}
+	onBraceLine := func(d string) {
+		if line, ok := directiveLine(d); ok && lbraceLine >= 0 {
+			oneLine = line == lbraceLine
+		}
+	}
+	if end := fd.Body.List[n-1].Decorations().End; len(end) > 0 {
+		// The directive of the closing brace of an empty body, or of
+		// the first statement.
+		onBraceLine(end[len(end)-1])
+	}
+	// The comments after the brace were printed before the injected code;
+	// read back, those right above it, or after an empty line, are the
+	// Enter statement's: give them back to the brace. (Files instrumented
+	// by earlier versions have a //line directive there, after an empty
+	// line of the generator's own.)
+	if enter := fd.Body.List[0].Decorations(); len(enter.Start) > 0 || enter.Before == dst.EmptyLine {
+		comments := slices.DeleteFunc(slices.Clone(enter.Start), isLineDirective)
+		blank := enter.Before == dst.EmptyLine && len(comments) == len(enter.Start)
+		if len(comments) > 0 || blank {
+			fd.Body.Decs.Lbrace = joinComments(fd.Body.Decs.Lbrace, blank, comments)
 		}
 	}
 	fd.Body.List = fd.Body.List[n:]
@@ -715,10 +645,7 @@ func stripFunc(fd *dst.FuncDecl, lbraceLine int) int {
 	if len(fd.Body.List) > 0 {
 		decs := fd.Body.List[0].Decorations()
 		if len(decs.Start) > 0 && isLineDirective(decs.Start[0]) {
-			if line, ok := directiveLine(decs.Start[0]); ok && line == lbraceLine && len(fd.Body.List) == 1 {
-				// The statement was on the brace's line: a one-line body.
-				decs.Before, decs.After = dst.None, dst.None
-			}
+			onBraceLine(decs.Start[0])
 			decs.Start = decs.Start[1:]
 		}
 		last := fd.Body.List[len(fd.Body.List)-1].Decorations()
@@ -726,12 +653,64 @@ func stripFunc(fd *dst.FuncDecl, lbraceLine int) int {
 			last.End = last.End[:k-2]
 		}
 	}
+	lbrace := &fd.Body.Decs.Lbrace
+	switch {
+	case oneLine:
+		// Back on the brace's line: no line breaks between the braces.
+		*lbrace = slices.DeleteFunc(*lbrace, func(d string) bool { return d == "\n" })
+		for _, st := range fd.Body.List {
+			st.Decorations().Before, st.Decorations().After = dst.None, dst.None
+		}
+	case len(fd.Body.List) > 0:
+	case len(*lbrace) == 0:
+		*lbrace = dst.Decorations{"\n"} // {\n}, not {}
+	case strings.HasPrefix((*lbrace)[len(*lbrace)-1], "/*"):
+		lbrace.Append("\n") // the closing brace goes on the next line
+	}
 	restoreNames(fd.Type.Params, paramPrefix, blankParamPrefix)
 	if restoreNames(fd.Type.Results, resultPrefix, blankResultPrefix) {
 		fd.Type.Results.Opening = len(fd.Type.Results.List) > 1
 		fd.Type.Results.Closing = fd.Type.Results.Opening
 	}
-	return n
+	return n, oneLine
+}
+
+// joinComments appends the decorations b (read before a statement on a line
+// of its own) to a (after an opening brace), with an empty line between them
+// when blank, the way dst decorates a brace followed by comments: "\n" after
+// the brace starts a new line, a line comment ends its line and another "\n"
+// after it makes an empty line, a block comment needs a "\n" to end its
+// line.
+func joinComments(a dst.Decorations, blank bool, b dst.Decorations) dst.Decorations {
+	out := append(dst.Decorations(nil), a...)
+	if len(out) == 0 {
+		out = append(out, "\n")
+	} else if strings.HasPrefix(out[len(out)-1], "/*") {
+		out = append(out, "\n") // end the line of the block comment
+	}
+	if blank {
+		out = append(out, "\n")
+	}
+	return append(out, b...)
+}
+
+// enterSite is the name of the site variable the generated Enter call s
+// passes, or "".
+func enterSite(s dst.Stmt) string {
+	as, ok := s.(*dst.AssignStmt)
+	if !ok || len(as.Rhs) != 1 {
+		return ""
+	}
+	call, ok := as.Rhs[0].(*dst.CallExpr)
+	if !ok || len(call.Args) == 0 {
+		return ""
+	}
+	if u, ok := call.Args[len(call.Args)-1].(*dst.UnaryExpr); ok && u.Op == token.AND {
+		if id, ok := u.X.(*dst.Ident); ok {
+			return id.Name
+		}
+	}
+	return ""
 }
 
 // restoreNames undoes the naming of parameters or results, reporting
@@ -795,13 +774,11 @@ func isSpanCheck(s dst.Stmt) bool {
 }
 
 // stripSites removes the block of site variables, handing the comments
-// that followed it back to the declaration before it. It reports whether the
-// block said that every declaration was mapped (see mapEveryDecl).
-func stripSites(df *dst.File) (perDecl bool) {
+// that followed it back to the declaration before it.
+func stripSites(df *dst.File) {
 	decls := df.Decls[:0]
 	for _, decl := range df.Decls {
 		if gd, ok := decl.(*dst.GenDecl); ok && gd.Tok == token.VAR && isSitesDecl(gd) {
-			perDecl = slices.Contains(gd.Decs.Start, perDeclComment)
 			if len(decls) > 0 && len(gd.Decs.End) > 0 {
 				prev := decls[len(decls)-1].Decorations()
 				prev.End = append(prev.End, gd.Decs.End...)
@@ -811,7 +788,23 @@ func stripSites(df *dst.File) (perDecl bool) {
 		decls = append(decls, decl)
 	}
 	df.Decls = decls
-	return perDecl
+}
+
+// oneLineSites lists the sites in the block of site variables that say
+// their function's body was on one line.
+func oneLineSites(df *dst.File) map[string]bool {
+	m := map[string]bool{}
+	for _, decl := range df.Decls {
+		if gd, ok := decl.(*dst.GenDecl); ok && gd.Tok == token.VAR && isSitesDecl(gd) {
+			for _, s := range gd.Specs {
+				vs := s.(*dst.ValueSpec)
+				if slices.Contains(vs.Decs.End, oneLineComment) {
+					m[vs.Names[0].Name] = true
+				}
+			}
+		}
+	}
+	return m
 }
 
 func isSitesDecl(gd *dst.GenDecl) bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/format"
+	"go/parser"
 	"go/token"
 	"regexp"
 	"strings"
@@ -32,12 +33,15 @@ const (
 )
 
 // sitesComment introduces the block of observation sites at the end of a
-// file; perDeclComment replaces it in a file whose declarations each carry a
-// //line directive (see mapEveryDecl), so a later run does the same.
-const (
-	sitesComment   = "// Observation sites of the functions above, written by fluxloopgen."
-	perDeclComment = "// Observation sites of the functions above, written by fluxloopgen (lines mapped per declaration)."
-)
+// file. (Earlier versions also wrote a variant ending in "(lines mapped per
+// declaration)"; the block is recognised by its variable names, whatever its
+// comment.)
+const sitesComment = "// Observation sites of the functions above, written by fluxloopgen."
+
+// oneLineComment follows the site of a function whose body was on one line
+// (func F() int { return 1 }, func G() {}), so that stripping puts the body
+// back on one line.
+const oneLineComment = "// one-line body"
 
 // packageRewriter rewrites the files of one package.
 type packageRewriter struct {
@@ -77,27 +81,33 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 		return nil, 0, nil
 	}
 	dec := decorator.NewDecoratorFromPackage(f.pkg)
+	dec.Fset = physicalLines(g.fset, f.ast)
 	df, err := dec.DecorateFile(f.ast)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decorate: %w", err)
 	}
 	injected := map[*ast.FuncDecl]int{} // statements injected by an earlier run
+	oneLine := map[*ast.FuncDecl]bool{} // functions whose body is on one line in the source
+	oneLineSites := oneLineSites(df)
 	stripped := 0
+	line := func(p token.Pos) int { return g.fset.PositionFor(p, false).Line }
 	for _, decl := range f.ast.Decls {
 		if fd, ok := decl.(*ast.FuncDecl); ok {
 			if fd.Body == nil {
 				continue
 			}
-			lbrace := g.fset.Position(fd.Body.Lbrace).Line
-			if n := stripFunc(dec.Dst.Nodes[fd].(*dst.FuncDecl), lbrace); n > 0 {
+			oneLine[fd] = line(fd.Body.Lbrace) == line(fd.Body.Rbrace)
+			if n, one := stripFunc(dec.Dst.Nodes[fd].(*dst.FuncDecl), line(fd.Body.Lbrace)-line(fd.Type.Func), oneLineSites); n > 0 {
 				injected[fd] = n
+				oneLine[fd] = one
 				stripped++
 			}
 		}
 	}
-	perDecl := stripSites(df)
+	stripSites(df)
 	stripDeclDirectives(df)
 	removeUnusedImports(df)
+	canonicalDocs(f.ast, dec)
 	// Any identifier left with the reserved prefix is the user's; report
 	// each name once, where it first appears.
 	reported := map[string]bool{}
@@ -113,9 +123,11 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 	if len(errs) > 0 {
 		return nil, 0, errs
 	}
-	if !g.opts.Remove && stripped == 0 && len(dirs) > 0 {
+	mapLines := g.opts.AbsLineDirectives
+	perDecl := false
+	if mapLines && !g.opts.Remove && len(dirs) > 0 {
 		// The output is gofmt'd, and the //line directives map onto the
-		// lines of the file as it is. When formatting moves lines (not
+		// lines of the source as it is. When formatting moves lines (not
 		// just spacing within them), every declaration gets a directive,
 		// so lines stay right however gofmt moved them.
 		if formatted, err := format.Source(f.src); err == nil && !sameLines(formatted, f.src) {
@@ -123,9 +135,10 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 		}
 	}
 	count := stripped
+	var fr *fileRewriter
 	if !g.opts.Remove {
 		count = 0
-		fr := &fileRewriter{g: g, f: f, dec: dec, df: df, injected: injected}
+		fr = &fileRewriter{g: g, f: f, dec: dec, df: df, injected: injected, oneLine: oneLine, mapLines: mapLines}
 		for _, decl := range f.ast.Decls {
 			fd, ok := decl.(*ast.FuncDecl)
 			if !ok || dirs[fd] == nil {
@@ -140,21 +153,59 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 		if len(errs) > 0 {
 			return nil, 0, errs
 		}
-		fr.perDecl = perDecl && count > 0
 		fr.addSites()
 		if err := fr.addImports(dirs); err != nil {
 			return nil, 0, err
 		}
-		if fr.perDecl {
+		if perDecl && count > 0 {
 			fr.mapEveryDecl()
 		}
 	}
+	out, err := g.print(f, df)
+	if err != nil {
+		return nil, 0, err
+	}
+	if fr != nil && !mapLines && len(fr.sites) > 0 {
+		// In place, the Enter calls are on lines of their own below the
+		// func keywords; each site says how far below, so the recorded
+		// line is the func keyword's. Measure it on the output, and print
+		// again when a guess was wrong (the sites are at the end of the
+		// file, so their content moves no line above them).
+		if fr.setOffsets(out) {
+			if out, err = g.print(f, df); err != nil {
+				return nil, 0, err
+			}
+			if fr.setOffsets(out) {
+				return nil, 0, fmt.Errorf("internal error (please report it): the observation sites' line offsets do not settle")
+			}
+		}
+	}
+	return out, count, nil
+}
+
+// print renders the rewritten file.
+func (g *packageRewriter) print(f *sourceFile, df *dst.File) ([]byte, error) {
 	var buf bytes.Buffer
 	res := decorator.NewRestorerWithImports(f.pkg.PkgPath, importNamesOf(f.pkg))
 	if err := res.Fprint(&buf, df); err != nil {
-		return nil, 0, fmt.Errorf("print: %w", err)
+		return nil, fmt.Errorf("print: %w", err)
 	}
-	return unindentLineDirectives(buf.Bytes()), count, nil
+	return unindentLineDirectives(buf.Bytes()), nil
+}
+
+// physicalLines is a file set holding only af's file, at the same base,
+// whose positions ignore //line directives. dst finds line breaks and empty
+// lines by the line numbers of positions, which directives (such as those
+// of a file instrumented in place by an earlier version) would distort.
+func physicalLines(fset *token.FileSet, af *ast.File) *token.FileSet {
+	tf := fset.File(af.Pos())
+	if tf == nil {
+		return fset
+	}
+	out := token.NewFileSet()
+	nf := out.AddFile(tf.Name(), tf.Base(), tf.Size())
+	nf.SetLines(tf.Lines())
+	return out
 }
 
 // lineDirectiveRE matches the //line directives generated code carries,
@@ -199,13 +250,15 @@ func importNamesOf(p *packages.Package) importNames {
 
 // fileRewriter instruments the functions of one file.
 type fileRewriter struct {
-	g        *packageRewriter
-	f        *sourceFile
-	dec      *decorator.Decorator
-	df       *dst.File
-	injected map[*ast.FuncDecl]int
-	sites    []string // site variable specs, as source
-	perDecl  bool     // map every declaration (mapEveryDecl)
+	g         *packageRewriter
+	f         *sourceFile
+	dec       *decorator.Decorator
+	df        *dst.File
+	injected  map[*ast.FuncDecl]int
+	oneLine   map[*ast.FuncDecl]bool // body on one line in the source
+	mapLines  bool                   // map lines to the source with //line directives (overlay)
+	sites     []*siteSpec
+	sitesDecl *dst.GenDecl // the declaration of the sites, once added
 }
 
 func (fr *fileRewriter) errorf(pos token.Pos, format string, args ...any) *Error {
@@ -214,8 +267,7 @@ func (fr *fileRewriter) errorf(pos token.Pos, format string, args ...any) *Error
 
 // restoreLinesAfterImports puts a //line directive before the first
 // declaration after the imports, so that the lines the runtime import added
-// do not shift the line numbers of the code below it. The directive stands
-// apart, followed by an empty line, so no doc comment absorbs it.
+// do not shift the line numbers of the code below it (overlay builds only).
 func (fr *fileRewriter) restoreLinesAfterImports() {
 	for _, decl := range fr.f.ast.Decls {
 		if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.IMPORT {
@@ -227,7 +279,7 @@ func (fr *fileRewriter) restoreLinesAfterImports() {
 }
 
 // mapEveryDecl puts a //line directive before every declaration after the
-// imports, for a file whose lines gofmt moves.
+// imports, for a source whose lines gofmt moves (overlay builds only).
 func (fr *fileRewriter) mapEveryDecl() {
 	for _, decl := range fr.f.ast.Decls {
 		if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.IMPORT {
@@ -237,49 +289,89 @@ func (fr *fileRewriter) mapEveryDecl() {
 	}
 }
 
-// mapDecl puts a //line directive, followed by an empty line, before decl
-// (and the comments that go with it), mapping it back to its own line,
-// unless it has one already.
+// mapDecl puts a //line directive right before decl's keyword (after its
+// doc comment and the other comments dst keeps with it, which need no
+// mapping), mapping the keyword back to its own line, unless it has one
+// already. (The compiler keeps the doc comment's //go: directives across
+// it.)
 func (fr *fileRewriter) mapDecl(decl ast.Decl) {
-	decs := fr.dec.Dst.Nodes[decl].Decorations()
-	if len(decs.Start) >= 2 && isLineDirective(decs.Start[0]) && decs.Start[1] == "\n" {
+	start := &fr.dec.Dst.Nodes[decl].Decorations().Start
+	n := len(*start)
+	if n > 0 && isLineDirective((*start)[n-1]) {
 		return
 	}
-	pos := decl.Pos()
-	if fd, ok := decl.(*ast.FuncDecl); ok && fd.Doc != nil {
-		pos = fd.Doc.Pos()
+	if n > 0 && (*start)[n-1] != "\n" && !strings.HasPrefix((*start)[n-1], "//") {
+		start.Append("\n")
 	}
-	if gd, ok := decl.(*ast.GenDecl); ok && gd.Doc != nil {
-		pos = gd.Doc.Pos()
+	if needsDirectiveSeparator(*start) {
+		start.Append("//") // as gofmt separates directives from doc text
 	}
-	// Comments between the previous declaration and this one belong to it.
-	after := fr.f.ast.Name.End()
-	for _, d := range fr.f.ast.Decls {
-		if d == decl {
-			break
-		}
-		after = d.End()
-	}
-	for _, cg := range fr.f.ast.Comments {
-		if cg.Pos() > after && cg.Pos() < pos && !strings.HasPrefix(cg.List[0].Text, "//line ") {
-			pos = cg.Pos()
-			break
-		}
-	}
-	line := fr.g.fset.Position(pos).Line - 1 // the empty line after the directive
-	decs.Start.Prepend(fr.lineDirective(line), "\n")
+	start.Append(fr.lineDirective(fr.g.fset.PositionFor(decl.Pos(), false).Line))
 }
 
-// stripDeclDirectives removes the directives mapDecl added.
+// needsDirectiveSeparator reports whether gofmt would put a "//" line
+// between the comment group that ends decs and a directive appended to it:
+// the group is a doc comment of // lines only, with text and no directive.
+func needsDirectiveSeparator(decs dst.Decorations) bool {
+	i := len(decs)
+	for i > 0 && strings.HasPrefix(decs[i-1], "//") {
+		i--
+	}
+	group := decs[i:]
+	if len(group) == 0 {
+		return false
+	}
+	// A block comment on the same line or the line above belongs to the
+	// group, and gofmt leaves a group with one alone.
+	if i > 0 && strings.HasPrefix(decs[i-1], "/*") || i > 1 && decs[i-1] == "\n" && strings.HasPrefix(decs[i-2], "/*") {
+		return false
+	}
+	text := false
+	for _, c := range group {
+		if isDirectiveText(c) {
+			return false
+		}
+		text = text || strings.TrimSpace(strings.TrimPrefix(c, "//")) != ""
+	}
+	return text
+}
+
+// stripDeclDirectives removes the directives mapDecl added (to a file
+// instrumented in place by an earlier version, or to an overlay copy).
+//
+// Read back, a directive that stood before comments below the imports can
+// be the import declaration's (or its last spec's) instead, at the end.
 func stripDeclDirectives(df *dst.File) {
+	dropEnd := func(end *dst.Decorations) {
+		for i := 0; i < len(*end); i++ {
+			if isLineDirective((*end)[i]) {
+				j := i
+				if j > 0 && (*end)[j-1] == "\n" {
+					j--
+				}
+				*end = append((*end)[:j:j], (*end)[i+1:]...)
+				i = j - 1
+			}
+		}
+	}
+	afterImports := false
 	for _, decl := range df.Decls {
 		if gd, ok := decl.(*dst.GenDecl); ok && gd.Tok == token.IMPORT {
+			dropEnd(&gd.Decs.End)
+			if n := len(gd.Specs); n > 0 {
+				dropEnd(&gd.Specs[n-1].Decorations().End)
+			}
+			afterImports = true
 			continue
 		}
-		start := &decl.Decorations().Start
-		if len(*start) >= 2 && isLineDirective((*start)[0]) && (*start)[1] == "\n" {
-			*start = (*start)[2:]
+		decs := decl.Decorations()
+		if len(decs.Start) >= 2 && isLineDirective(decs.Start[0]) && decs.Start[1] == "\n" {
+			decs.Start = decs.Start[2:]
+			if afterImports {
+				decs.Before = dst.EmptyLine // as gofmt has it after imports
+			}
 		}
+		afterImports = false
 	}
 }
 
@@ -296,4 +388,46 @@ func sameLines(a, b []byte) bool {
 		}
 	}
 	return true
+}
+
+// setOffsets measures, in the printed output, how many lines below its func
+// keyword each Enter call is, and sets the sites' Offset fields to match. It
+// reports whether any changed (the output must then be printed again).
+func (fr *fileRewriter) setOffsets(out []byte) bool {
+	fset := token.NewFileSet()
+	af, err := parser.ParseFile(fset, "", out, parser.SkipObjectResolution)
+	if err != nil {
+		return false // cannot happen: the printer's output parses
+	}
+	offsets := map[string]int{}
+	for _, decl := range af.Decls {
+		fd, ok := decl.(*ast.FuncDecl)
+		if !ok || fd.Body == nil || len(fd.Body.List) == 0 {
+			continue
+		}
+		as, ok := fd.Body.List[0].(*ast.AssignStmt)
+		if !ok || len(as.Rhs) != 1 {
+			continue
+		}
+		call, ok := as.Rhs[0].(*ast.CallExpr)
+		if !ok || len(call.Args) == 0 {
+			continue
+		}
+		if u, ok := call.Args[len(call.Args)-1].(*ast.UnaryExpr); ok && u.Op == token.AND {
+			if id, ok := u.X.(*ast.Ident); ok && strings.HasPrefix(id.Name, sitePrefix) {
+				offsets[id.Name] = fset.Position(call.Lparen).Line - fset.Position(fd.Type.Func).Line
+			}
+		}
+	}
+	changed := false
+	for _, s := range fr.sites {
+		if off, ok := offsets[s.name]; ok && off != s.offset {
+			s.offset = off
+			changed = true
+		}
+	}
+	if changed {
+		fr.sitesDecl.Specs = fr.sitesTemplate().Specs
+	}
+	return changed
 }

@@ -3,6 +3,7 @@ package fluxloop_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
@@ -32,5 +33,30 @@ func TestSitePosition(t *testing.T) {
 		if !filepath.IsAbs(file) || filepath.Base(file) != "position_test.go" || o.Metadata["code.lineno"] != 77 {
 			t.Errorf("position %v:%v, want an absolute path to position_test.go, line 77", o.Metadata["code.filepath"], o.Metadata["code.lineno"])
 		}
+	}
+}
+
+var siteOffset = fluxloop.Site{Name: "Offset", Offset: 4}
+
+// offset is laid out as code instrumented in place: no line directive, the
+// Enter call Offset lines below the func keyword.
+func offset(
+	ctx context.Context,
+) {
+	// The comment takes a line.
+	ctx, sp := fluxloop.Enter(ctx, &siteOffset)
+	if sp != nil {
+		defer sp.Return(nil)
+	}
+	_ = ctx
+}
+
+func TestSiteOffset(t *testing.T) {
+	rec := fluxlooptest.New(t)
+	offset(context.Background())
+	_, _, line, _ := runtime.Caller(0)
+	want := line - 14 // the line of func offset
+	if got := rec.MustGet("Offset").Metadata["code.lineno"]; got != want {
+		t.Errorf("code.lineno %v, want %d, the line of func offset", got, want)
 	}
 }

@@ -12,8 +12,10 @@ import (
 //
 // The source position (metadata code.filepath and code.lineno) is resolved on
 // the site's first Enter with runtime.Caller and cached in the Site, so later
-// calls pay nothing for it. The generator puts a `//line :N:1` directive
-// before the Enter call so that the reported line is the function's own.
+// calls pay nothing for it. The recorded line is the function's own (the
+// line of its func keyword): the Enter call is Offset lines below it in a
+// file instrumented in place, and an overlay build's //line directive maps
+// the Enter call to the func line of the source (Offset 0).
 type Site struct {
 	// Name is the observation name, by default the function's name
 	// (Type.Method for methods).
@@ -23,6 +25,10 @@ type Site struct {
 	// Params names the function's parameters in the order Inputs receives
 	// their values. Values beyond len(Params) are named arg<i>.
 	Params []string
+	// Offset is how many lines the Enter call is below the function's func
+	// keyword; the recorded code.lineno is the Enter call's line minus
+	// Offset.
+	Offset int
 
 	pos atomic.Pointer[sitePos]
 	pc  uintptr // for Start: the caller's pc, resolved by the writer
@@ -59,6 +65,8 @@ func (s *Site) position(skip int) *sitePos {
 	_, file, line, ok := runtime.Caller(skip + 1)
 	if !ok {
 		file, line = "", 0
+	} else if line > s.Offset {
+		line -= s.Offset
 	}
 	s.pos.CompareAndSwap(nil, newSitePos(file, line))
 	return s.pos.Load()

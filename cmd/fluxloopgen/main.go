@@ -49,6 +49,12 @@
 // errors. Errors name the place in the source (file.go:12:3: message) and
 // nothing is written.
 //
+// A file rewritten in place is the source from then on: it carries no //line
+// directives, so compiler errors, go vet, stack traces and the recorded
+// code.lineno (the line of the function's func keyword) name its lines as
+// they are. The copies of an overlay build (-overlay, build, run, test, vet)
+// carry //line directives that name the untouched source's lines.
+//
 // From go:generate, with fluxloopgen tracked as a tool of the module
 // (go get -tool github.com/fluxloop/fluxloop-go/cmd/fluxloopgen):
 //
@@ -75,11 +81,16 @@
 // _test.go files; -l and -d as above), skipping generated files, init,
 // functions without a body or marked //go:nosplit, and functions already
 // marked. annotate -remove deletes the directives of the selected functions.
+// A gofmt'd file stays gofmt'd; a file that is not only gets lines inserted;
+// either way annotate -remove gives it back byte for byte.
 //
 // In a go statement inside a marked function, go f(x) becomes
-// go fluxloop.Follow(f)(x) so the new goroutine's observations nest under
-// the function's; results of type <-chan T, iter.Seq and iter.Seq2 are
-// wrapped so the observation lasts until the stream ends; an HTTP handler
+// go fluxloop.Follow1(f)(x) (the typed helper of f's signature) so the new
+// goroutine's observations nest under the function's, and the function
+// passed to sync.WaitGroup.Go or errgroup.Group.Go/TryGo is wrapped with
+// fluxloop.Bind or BindErr; iter.Seq and iter.Seq2 results, and <-chan T
+// results the function makes itself (or any with stream=true), are wrapped
+// so the observation lasts until the stream ends; an HTTP handler
 // (http.ResponseWriter, *http.Request) records one trace per request.
 package main
 

@@ -146,7 +146,10 @@ func TestGoModRequirement(t *testing.T) {
 	t.Chdir(dir)
 	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy)+","+goEnv(t, "GOPROXY"))
 	t.Setenv("GONOSUMDB", "github.com/fluxloop")
-	t.Setenv("GOFLAGS", "-mod=mod")
+	// A module cache of its own: the shared one may hold an earlier
+	// checkout served as the same v0.1.0.
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOFLAGS", "-mod=mod -modcacherw")
 	ctx := context.Background()
 
 	var out, errb bytes.Buffer
