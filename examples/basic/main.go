@@ -23,19 +23,17 @@ import (
 //
 //fluxloop:agent
 func AsyncAgent(ctx context.Context, prompt string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :25:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_AsyncAgent)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(prompt))
+		__fluxloopSpan.Inputs(fluxloop.String(prompt))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :26:1
 	select {
 	case <-time.After(100 * time.Millisecond): // simulate async work
 	case <-ctx.Done():
@@ -59,5 +57,5 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_AsyncAgent = fluxloop.Site{Name: "AsyncAgent", Type: fluxloop.TypeAgent, Params: []string{"prompt"}}
+	__fluxloopSite_AsyncAgent = fluxloop.Site{Name: "AsyncAgent", Type: fluxloop.TypeAgent, Params: []string{"prompt"}, Offset: 1}
 )

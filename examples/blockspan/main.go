@@ -43,19 +43,17 @@ func withConnection(ctx context.Context, fn func(context.Context, *conn) error) 
 //
 //fluxloop:agent
 func QueryAgent(ctx context.Context, query string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :45:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_QueryAgent)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :46:1
 	var result string
 	err := withConnection(ctx, func(ctx context.Context, c *conn) error {
 		var err error
@@ -76,5 +74,5 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_QueryAgent = fluxloop.Site{Name: "QueryAgent", Type: fluxloop.TypeAgent, Params: []string{"query"}}
+	__fluxloopSite_QueryAgent = fluxloop.Site{Name: "QueryAgent", Type: fluxloop.TypeAgent, Params: []string{"query"}, Offset: 1}
 )

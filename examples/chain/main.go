@@ -20,19 +20,17 @@ import (
 //
 //fluxloop:trace
 func FetchContext(ctx context.Context, query string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :22:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_FetchContext)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :23:1
 	if err := sleep(ctx, 50*time.Millisecond); err != nil {
 		return "", err
 	}
@@ -43,19 +41,17 @@ func FetchContext(ctx context.Context, query string) (__fluxloopR0 string, __flu
 //
 //fluxloop:trace type=generation
 func GenerateResponse(ctx context.Context, context string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :32:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_GenerateResponse)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(context))
+		__fluxloopSpan.Inputs(fluxloop.String(context))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :33:1
 	if err := sleep(ctx, 100*time.Millisecond); err != nil {
 		return "", err
 	}
@@ -67,19 +63,17 @@ func GenerateResponse(ctx context.Context, context string) (__fluxloopR0 string,
 //
 //fluxloop:agent
 func AsyncAgent(ctx context.Context, query string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :43:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_AsyncAgent)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :44:1
 	c, err := FetchContext(ctx, query)
 	if err != nil {
 		return "", err
@@ -107,7 +101,7 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_FetchContext     = fluxloop.Site{Name: "FetchContext", Type: fluxloop.TypeSpan, Params: []string{"query"}}
-	__fluxloopSite_GenerateResponse = fluxloop.Site{Name: "GenerateResponse", Type: fluxloop.TypeGeneration, Params: []string{"context"}}
-	__fluxloopSite_AsyncAgent       = fluxloop.Site{Name: "AsyncAgent", Type: fluxloop.TypeAgent, Params: []string{"query"}}
+	__fluxloopSite_FetchContext     = fluxloop.Site{Name: "FetchContext", Type: fluxloop.TypeSpan, Params: []string{"query"}, Offset: 1}
+	__fluxloopSite_GenerateResponse = fluxloop.Site{Name: "GenerateResponse", Type: fluxloop.TypeGeneration, Params: []string{"context"}, Offset: 1}
+	__fluxloopSite_AsyncAgent       = fluxloop.Site{Name: "AsyncAgent", Type: fluxloop.TypeAgent, Params: []string{"query"}, Offset: 1}
 )

@@ -24,10 +24,9 @@ var ErrEmptyPrompt = errors.New("prompt cannot be empty")
 //
 //fluxloop:trace
 func Validate(ctx context.Context, prompt string) (__fluxloopR0 error) {
-//line :26:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_Validate)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(prompt))
+		__fluxloopSpan.Inputs(fluxloop.String(prompt))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
@@ -36,7 +35,6 @@ func Validate(ctx context.Context, prompt string) (__fluxloopR0 error) {
 			__fluxloopSpan.Return(__fluxloopR0)
 		}()
 	}
-//line :27:1
 	if prompt == "" {
 		return ErrEmptyPrompt
 	}
@@ -48,19 +46,17 @@ func Validate(ctx context.Context, prompt string) (__fluxloopR0 error) {
 //
 //fluxloop:agent
 func AsyncAgentWithError(ctx context.Context, prompt string) (__fluxloopR0 string) {
-//line :37:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_AsyncAgentWithError)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(prompt))
+		__fluxloopSpan.Inputs(fluxloop.String(prompt))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(nil, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(nil, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :38:1
 	if err := Validate(ctx, prompt); err != nil {
 		fluxloop.RecordError(ctx, err)
 		return fmt.Sprintf("Error: %v", err)
@@ -73,7 +69,6 @@ func AsyncAgentWithError(ctx context.Context, prompt string) (__fluxloopR0 strin
 //
 //fluxloop:agent
 func Explode(ctx context.Context) {
-//line :49:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_Explode)
 	if __fluxloopSpan != nil {
 		defer func() {
@@ -84,7 +79,6 @@ func Explode(ctx context.Context) {
 			__fluxloopSpan.Return(nil)
 		}()
 	}
-//line :50:1
 	panic("boom")
 }
 
@@ -99,7 +93,7 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_Validate            = fluxloop.Site{Name: "Validate", Type: fluxloop.TypeSpan, Params: []string{"prompt"}}
-	__fluxloopSite_AsyncAgentWithError = fluxloop.Site{Name: "AsyncAgentWithError", Type: fluxloop.TypeAgent, Params: []string{"prompt"}}
-	__fluxloopSite_Explode             = fluxloop.Site{Name: "Explode", Type: fluxloop.TypeAgent}
+	__fluxloopSite_Validate            = fluxloop.Site{Name: "Validate", Type: fluxloop.TypeSpan, Params: []string{"prompt"}, Offset: 1}
+	__fluxloopSite_AsyncAgentWithError = fluxloop.Site{Name: "AsyncAgentWithError", Type: fluxloop.TypeAgent, Params: []string{"prompt"}, Offset: 1}
+	__fluxloopSite_Explode             = fluxloop.Site{Name: "Explode", Type: fluxloop.TypeAgent, Offset: 1}
 )

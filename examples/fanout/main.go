@@ -22,19 +22,17 @@ import (
 //
 //fluxloop:trace type=tool
 func CallAPI(name, query string) (__fluxloopR0 string) {
-//line :24:1
 	__fluxloopSpan := fluxloop.EnterLocal(&__fluxloopSite_CallAPI)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(name), fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(name), fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(nil, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(nil, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :25:1
 	time.Sleep(100 * time.Millisecond)
 	return name + ": " + query
 }
@@ -43,25 +41,23 @@ func CallAPI(name, query string) (__fluxloopR0 string) {
 //
 //fluxloop:agent
 func Gather(query string) (__fluxloopR0 string) {
-//line :32:1
 	__fluxloopSpan := fluxloop.EnterLocal(&__fluxloopSite_Gather)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(nil, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(nil, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :33:1
 	names := []string{"API1", "API2", "API3"}
 	results := make([]string, len(names))
 	var wg sync.WaitGroup
 	wg.Add(len(names))
 	for i, name := range names {
-		go fluxloop.Follow(func() {
+		go fluxloop.Follow0(func() {
 			defer wg.Done()
 			results[i] = CallAPI(name, query)
 		})()
@@ -77,6 +73,6 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_CallAPI = fluxloop.Site{Name: "CallAPI", Type: fluxloop.TypeTool, Params: []string{"name", "query"}}
-	__fluxloopSite_Gather  = fluxloop.Site{Name: "Gather", Type: fluxloop.TypeAgent, Params: []string{"query"}}
+	__fluxloopSite_CallAPI = fluxloop.Site{Name: "CallAPI", Type: fluxloop.TypeTool, Params: []string{"name", "query"}, Offset: 1}
+	__fluxloopSite_Gather  = fluxloop.Site{Name: "Gather", Type: fluxloop.TypeAgent, Params: []string{"query"}, Offset: 1}
 )

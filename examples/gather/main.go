@@ -23,19 +23,17 @@ import (
 //
 //fluxloop:trace
 func CallAPI1(ctx context.Context, query string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :25:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_CallAPI1)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :26:1
 	time.Sleep(100 * time.Millisecond)
 	return "API1: " + query, nil
 }
@@ -44,19 +42,17 @@ func CallAPI1(ctx context.Context, query string) (__fluxloopR0 string, __fluxloo
 //
 //fluxloop:trace
 func CallAPI2(ctx context.Context, query string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :33:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_CallAPI2)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :34:1
 	time.Sleep(100 * time.Millisecond)
 	return "API2: " + query, nil
 }
@@ -65,25 +61,23 @@ func CallAPI2(ctx context.Context, query string) (__fluxloopR0 string, __fluxloo
 //
 //fluxloop:agent
 func ParallelAgent(ctx context.Context, query string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :41:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_ParallelAgent)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :42:1
 	calls := []func(context.Context, string) (string, error){CallAPI1, CallAPI2}
 	results := make([]string, len(calls))
 	errs := make([]error, len(calls))
 	var wg sync.WaitGroup
 	for i, call := range calls {
-		wg.Go(func() { results[i], errs[i] = call(ctx, query) })
+		wg.Go(fluxloop.Bind(func() { results[i], errs[i] = call(ctx, query) }))
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -105,7 +99,7 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_CallAPI1      = fluxloop.Site{Name: "CallAPI1", Type: fluxloop.TypeSpan, Params: []string{"query"}}
-	__fluxloopSite_CallAPI2      = fluxloop.Site{Name: "CallAPI2", Type: fluxloop.TypeSpan, Params: []string{"query"}}
-	__fluxloopSite_ParallelAgent = fluxloop.Site{Name: "ParallelAgent", Type: fluxloop.TypeAgent, Params: []string{"query"}}
+	__fluxloopSite_CallAPI1      = fluxloop.Site{Name: "CallAPI1", Type: fluxloop.TypeSpan, Params: []string{"query"}, Offset: 1}
+	__fluxloopSite_CallAPI2      = fluxloop.Site{Name: "CallAPI2", Type: fluxloop.TypeSpan, Params: []string{"query"}, Offset: 1}
+	__fluxloopSite_ParallelAgent = fluxloop.Site{Name: "ParallelAgent", Type: fluxloop.TypeAgent, Params: []string{"query"}, Offset: 1}
 )

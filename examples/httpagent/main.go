@@ -27,25 +27,21 @@ import (
 	"github.com/fluxloop/fluxloop-go/runtime/fluxloophttp"
 )
 
-//line :27:1
-
 // Process is a step of the agent.
 //
 //fluxloop:trace
 func Process(ctx context.Context, prompt string) (__fluxloopR0 string) {
-//line :31:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_Process)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(prompt))
+		__fluxloopSpan.Inputs(fluxloop.String(prompt))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(nil, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(nil, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :32:1
 	time.Sleep(100 * time.Millisecond)
 	return "Processed: " + prompt
 }
@@ -54,7 +50,6 @@ func Process(ctx context.Context, prompt string) (__fluxloopR0 string) {
 //
 //fluxloop:agent
 func AgentEndpoint(w http.ResponseWriter, r *http.Request) {
-//line :39:1
 	w, r, __fluxloopSpan := fluxloophttp.Enter(w, r, &__fluxloopSite_AgentEndpoint)
 	if __fluxloopSpan != nil {
 		defer func() {
@@ -65,7 +60,6 @@ func AgentEndpoint(w http.ResponseWriter, r *http.Request) {
 			fluxloophttp.Return(__fluxloopSpan, w)
 		}()
 	}
-//line :40:1
 	prompt := r.URL.Query().Get("prompt")
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]string{"response": Process(r.Context(), prompt)})
@@ -101,6 +95,6 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_Process       = fluxloop.Site{Name: "Process", Type: fluxloop.TypeSpan, Params: []string{"prompt"}}
-	__fluxloopSite_AgentEndpoint = fluxloop.Site{Name: "AgentEndpoint", Type: fluxloop.TypeAgent}
+	__fluxloopSite_Process       = fluxloop.Site{Name: "Process", Type: fluxloop.TypeSpan, Params: []string{"prompt"}, Offset: 1}
+	__fluxloopSite_AgentEndpoint = fluxloop.Site{Name: "AgentEndpoint", Type: fluxloop.TypeAgent, Offset: 1}
 )

@@ -21,10 +21,9 @@ import (
 //
 //fluxloop:agent
 func StreamingAgent(ctx context.Context, prompt string) (__fluxloopR0 <-chan string) {
-//line :23:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_StreamingAgent)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(prompt))
+		__fluxloopSpan.Inputs(fluxloop.String(prompt))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
@@ -34,9 +33,8 @@ func StreamingAgent(ctx context.Context, prompt string) (__fluxloopR0 <-chan str
 			__fluxloopSpan.Return(nil)
 		}()
 	}
-//line :24:1
 	tokens := make(chan string)
-	go fluxloop.Follow(func() {
+	go fluxloop.Follow0(func() {
 		defer close(tokens)
 		for i := range 5 {
 			select {
@@ -55,10 +53,9 @@ func StreamingAgent(ctx context.Context, prompt string) (__fluxloopR0 <-chan str
 //
 //fluxloop:agent
 func TokenSeq(prompt string) (__fluxloopR0 iter.Seq[string]) {
-//line :43:1
 	__fluxloopSpan := fluxloop.EnterLocal(&__fluxloopSite_TokenSeq)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(prompt))
+		__fluxloopSpan.Inputs(fluxloop.String(prompt))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
@@ -68,7 +65,6 @@ func TokenSeq(prompt string) (__fluxloopR0 iter.Seq[string]) {
 			__fluxloopSpan.Return(nil)
 		}()
 	}
-//line :44:1
 	return func(yield func(string) bool) {
 		for i := range 5 {
 			time.Sleep(20 * time.Millisecond)
@@ -94,6 +90,6 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_StreamingAgent = fluxloop.Site{Name: "StreamingAgent", Type: fluxloop.TypeAgent, Params: []string{"prompt"}}
-	__fluxloopSite_TokenSeq       = fluxloop.Site{Name: "TokenSeq", Type: fluxloop.TypeAgent, Params: []string{"prompt"}}
+	__fluxloopSite_StreamingAgent = fluxloop.Site{Name: "StreamingAgent", Type: fluxloop.TypeAgent, Params: []string{"prompt"}, Offset: 1}
+	__fluxloopSite_TokenSeq       = fluxloop.Site{Name: "TokenSeq", Type: fluxloop.TypeAgent, Params: []string{"prompt"}, Offset: 1}
 )

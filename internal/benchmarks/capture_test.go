@@ -251,3 +251,32 @@ func BenchmarkCaptureVsJSON(b *testing.B) {
 	}
 	b.ReportMetric(float64(jsonT)/float64(capT), "x-faster-than-json")
 }
+
+// BenchmarkTypedVsV alternates batches of the traced call f(ctx, a, b int)
+// as fluxloopgen wrote it before (V for every value) and as it writes it now
+// (typed constructors), caller's path only, and reports how many times
+// faster the typed form is (x-faster-than-V).
+func BenchmarkTypedVsV(b *testing.B) {
+	st := stalled{release: make(chan struct{})}
+	install(b, fluxloop.WithStorage(st), fluxloop.WithBatchSize(1))
+	b.Cleanup(func() { close(st.release) })
+	ctx := context.Background()
+	instrumented(ctx, 0, 1)
+	time.Sleep(10 * time.Millisecond)
+	const batch = 256
+	var vT, typedT time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		for i := range batch {
+			instrumented(ctx, i, 1)
+		}
+		t1 := time.Now()
+		for i := range batch {
+			instrumentedTyped(ctx, i, 1)
+		}
+		vT += t1.Sub(t0)
+		typedT += time.Since(t1)
+	}
+	b.ReportMetric(float64(vT)/float64(typedT), "x-faster-than-V")
+	b.ReportMetric(float64(typedT.Nanoseconds())/float64(b.N*batch), "ns/typed-call")
+}

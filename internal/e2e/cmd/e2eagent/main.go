@@ -27,10 +27,9 @@ var errIndex = errors.New("search index unavailable")
 //
 //fluxloop:trace type=tool
 func SearchDocs(ctx context.Context, query string) (__fluxloopR0 []string, __fluxloopR1 error) {
-//line :29:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_SearchDocs)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(query))
+		__fluxloopSpan.Inputs(fluxloop.String(query))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
@@ -39,7 +38,6 @@ func SearchDocs(ctx context.Context, query string) (__fluxloopR0 []string, __flu
 			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
 		}()
 	}
-//line :30:1
 	return nil, errIndex
 }
 
@@ -47,19 +45,17 @@ func SearchDocs(ctx context.Context, query string) (__fluxloopR0 []string, __flu
 //
 //fluxloop:trace type=generation
 func GenerateAnswer(ctx context.Context, question string, docs []string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :36:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_GenerateAnswer)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(question), fluxloop.V(docs))
+		__fluxloopSpan.Inputs(fluxloop.String(question), fluxloop.V(docs))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :37:1
 	fluxloop.SetUsage(ctx, fluxloop.Usage{Model: "demo-model", PromptTokens: 12, CompletionTokens: 7})
 	return fmt.Sprintf("answer to %q from %d documents", question, len(docs)), nil
 }
@@ -68,19 +64,17 @@ func GenerateAnswer(ctx context.Context, question string, docs []string) (__flux
 //
 //fluxloop:agent
 func Answer(ctx context.Context, question string) (__fluxloopR0 string, __fluxloopR1 error) {
-//line :44:1
 	ctx, __fluxloopSpan := fluxloop.Enter(ctx, &__fluxloopSite_Answer)
 	if __fluxloopSpan != nil {
-		__fluxloopSpan.Inputs(fluxloop.V(question))
+		__fluxloopSpan.Inputs(fluxloop.String(question))
 		defer func() {
 			if __fluxloopPanic := recover(); __fluxloopPanic != nil {
 				__fluxloopSpan.Panic(__fluxloopPanic)
 				panic(__fluxloopPanic)
 			}
-			__fluxloopSpan.Return(__fluxloopR1, fluxloop.V(__fluxloopR0))
+			__fluxloopSpan.Return(__fluxloopR1, fluxloop.String(__fluxloopR0))
 		}()
 	}
-//line :45:1
 	fmt.Println("trace_id=" + fluxloop.SpanFromContext(ctx).TraceID())
 	docs, err := SearchDocs(ctx, question)
 	if err != nil {
@@ -109,7 +103,7 @@ func main() {
 
 // Observation sites of the functions above, written by fluxloopgen.
 var (
-	__fluxloopSite_SearchDocs     = fluxloop.Site{Name: "SearchDocs", Type: fluxloop.TypeTool, Params: []string{"query"}}
-	__fluxloopSite_GenerateAnswer = fluxloop.Site{Name: "GenerateAnswer", Type: fluxloop.TypeGeneration, Params: []string{"question", "docs"}}
-	__fluxloopSite_Answer         = fluxloop.Site{Name: "Answer", Type: fluxloop.TypeAgent, Params: []string{"question"}}
+	__fluxloopSite_SearchDocs     = fluxloop.Site{Name: "SearchDocs", Type: fluxloop.TypeTool, Params: []string{"query"}, Offset: 1}
+	__fluxloopSite_GenerateAnswer = fluxloop.Site{Name: "GenerateAnswer", Type: fluxloop.TypeGeneration, Params: []string{"question", "docs"}, Offset: 1}
+	__fluxloopSite_Answer         = fluxloop.Site{Name: "Answer", Type: fluxloop.TypeAgent, Params: []string{"question"}, Offset: 1}
 )
