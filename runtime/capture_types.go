@@ -133,7 +133,7 @@ func (e *encState) slogValue(b []byte, val reflect.Value) []byte {
 			}
 			if e.full(b) {
 				b = append(b, `"…":`...)
-				b = e.more(b, xv.Len() - i)
+				b = e.more(b, xv.Len()-i)
 				break
 			}
 			a := xv.Index(i)
