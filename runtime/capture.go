@@ -18,8 +18,10 @@ import (
 // value afterwards). It is built so that it can stay on for every function:
 //
 //   - Bounded work. It walks the value itself with reflect and stops at a
-//     byte budget (MaxFieldBytes), a depth (MaxDepth) and a number of items
-//     per slice, array or map (MaxItems), writing a visible marker such as
+//     budget of bytes (MaxFieldBytes) and of values (MaxNodes: fields,
+//     elements and entries, a string counting as one), a depth (MaxDepth)
+//     and a number of items per slice, array or map (MaxItems), writing a
+//     visible marker such as
 //     "… 999,900 more" where it stops. Pointers, slices and maps on the
 //     current path are remembered, so a cycle costs one scan of at most
 //     MaxDepth entries and is written as "<cycle: *T>". The work per value
@@ -50,7 +52,7 @@ import (
 
 // capturer holds a client's capture limits. It is immutable.
 type capturer struct {
-	maxBytes, maxDepth, maxItems int
+	maxBytes, maxDepth, maxItems, maxNodes int
 	allMarshalers                bool
 	trusted                      map[reflect.Type]bool
 }
@@ -60,6 +62,7 @@ func newCapturer(cfg *Config) *capturer {
 		maxBytes:      cfg.MaxFieldBytes,
 		maxDepth:      cfg.MaxDepth,
 		maxItems:      cfg.MaxItems,
+		maxNodes:      cfg.MaxNodes,
 		allMarshalers: cfg.UserMarshalers,
 	}
 	if len(cfg.MarshalerTypes) > 0 {
@@ -83,15 +86,24 @@ type encState struct {
 	slab      []byte // captured bytes are encoded into its free tail
 	c         *capturer
 	limit     int // len(b) at which the budget is spent
+	nodes     int // values written or started
 	depth     int
 	path      []uintptr // pointers of the containers being encoded, for cycles
 	truncated bool
+	keys      bool // object keys were written that are not struct fields' (see jsonKeys)
+
+	lastType reflect.Type // the dynamic type last met in an interface, and its encoder
+	lastEnc  encoderFunc
 }
 
 var encStates = sync.Pool{New: func() any { return new(encState) }}
 
-// full reports whether the byte budget is spent.
-func (e *encState) full(b []byte) bool { return len(b) >= e.limit }
+// spent reports whether the budget is spent before one more value is
+// written, counting that value: MaxFieldBytes bytes or MaxNodes values.
+func (e *encState) spent(b []byte) bool {
+	e.nodes++
+	return len(b) >= e.limit || e.nodes > e.c.maxNodes
+}
 
 // capture encodes v. The slot records whether the capture stopped at a
 // limit and whether v was its type's zero value.
@@ -101,7 +113,7 @@ func (c *capturer) capture(v reflect.Value) slot {
 		e.slab = make([]byte, 0, slabSize)
 	}
 	start := len(e.slab)
-	e.c, e.limit, e.depth, e.path, e.truncated = c, c.maxBytes, 0, e.path[:0], false
+	e.c, e.limit, e.nodes, e.depth, e.path, e.truncated, e.keys = c, c.maxBytes, 0, 0, e.path[:0], false, false
 	b := e.value(e.slab[start:start], v)
 	s := slot{kind: kindJSON}
 	if len(b) > 0 {
@@ -115,10 +127,13 @@ func (c *capturer) capture(v reflect.Value) slot {
 	if e.truncated {
 		s.n |= jsonTruncated
 	}
+	if e.keys {
+		s.n |= jsonKeys
+	}
 	if cheapIsZero(v) {
 		s.n |= jsonZero
 	}
-	e.c = nil
+	e.c, e.lastType, e.lastEnc = nil, nil, nil
 	encStates.Put(e)
 	return s
 }
@@ -127,6 +142,7 @@ func (c *capturer) capture(v reflect.Value) slot {
 const (
 	jsonTruncated = 1 << iota // the capture stopped at a limit
 	jsonZero                  // the value was its type's zero value
+	jsonKeys                  // map or raw JSON keys, which the writer's redaction must see
 )
 
 // cheapIsZero reports whether v is the zero value of its type, without
@@ -209,7 +225,7 @@ func (e *encState) enter(b []byte, t reflect.Type) ([]byte, bool) {
 		e.truncated = true
 		return e.marker(b, "<too deep: ", t.String(), ">"), false
 	}
-	if e.full(b) {
+	if len(b) >= e.limit || e.nodes >= e.c.maxNodes {
 		e.truncated = true
 		return e.marker(b, "…"), false
 	}
@@ -408,7 +424,13 @@ func encodeInterface(e *encState, b []byte, v reflect.Value) []byte {
 	if v.IsNil() {
 		return append(b, "null"...)
 	}
-	return e.value(b, v.Elem())
+	x := v.Elem()
+	// Collections of interfaces mostly hold one dynamic type: remember its
+	// encoder instead of looking it up for every element.
+	if t := x.Type(); t != e.lastType {
+		e.lastType, e.lastEnc = t, typeEncoder(t)
+	}
+	return e.lastEnc(e, b, x)
 }
 
 // encodeBytes writes a []byte as text when it is valid UTF-8 and as base64
@@ -493,7 +515,7 @@ func encodeList(e *encState, b []byte, v reflect.Value, t reflect.Type, enc enco
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if e.full(b) {
+		if e.spent(b) {
 			b = e.more(b, n-i)
 			shown = n
 			break
@@ -542,7 +564,7 @@ func listOf[T any](e *encState, b []byte, xs []T, app func([]byte, T) []byte) []
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if len(b) >= e.limit {
+		if e.spent(b) {
 			b = e.more(b, len(xs)-i)
 			return append(b, ']')
 		}
@@ -591,7 +613,7 @@ func newMapEncoder(t reflect.Type) encoderFunc {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if e.full(b) {
+			if e.spent(b) {
 				b = append(b, `"…":`...)
 				b = e.more(b, n-i)
 				shown = n
@@ -600,6 +622,7 @@ func newMapEncoder(t reflect.Type) encoderFunc {
 			b = appendString(b, en.key)
 			b = append(b, ':')
 			b = enc(e, b, en.val)
+			e.keys = true
 		}
 		if shown < n {
 			if shown > 0 {
@@ -661,6 +684,7 @@ func encodeRawJSON(e *encState, b []byte, v reflect.Value) []byte {
 	}
 	raw := v.Bytes()
 	if len(raw) <= e.limit-len(b) && json.Valid(raw) {
+		e.keys = true
 		return append(b, trimJSONSpace(raw)...)
 	}
 	return e.str(b, unsafe.String(unsafe.SliceData(raw), len(raw)))

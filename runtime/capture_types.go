@@ -131,13 +131,14 @@ func (e *encState) slogValue(b []byte, val reflect.Value) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if e.full(b) {
+			if e.spent(b) {
 				b = append(b, `"…":`...)
 				b = e.more(b, xv.Len()-i)
 				break
 			}
 			a := xv.Index(i)
 			b = appendString(b, a.FieldByName("Key").String())
+			e.keys = true
 			b = append(b, ':')
 			b = e.slogValue(b, a.FieldByName("Value"))
 		}
@@ -161,6 +162,7 @@ func (e *encState) marshalJSON(b []byte, v reflect.Value) ([]byte, bool) {
 	if len(out) > e.limit-len(b) {
 		return e.str(b, string(out)), true
 	}
+	e.keys = true
 	return append(b, trimJSONSpace(out)...), true
 }
 
@@ -419,7 +421,7 @@ func newStructEncoder(t reflect.Type) encoderFunc {
 				if !first {
 					b = append(b, ',')
 				}
-				if e.full(b) {
+				if e.spent(b) {
 					b = e.moreFields(b, len(fields)-i)
 					break
 				}
@@ -445,7 +447,7 @@ func newStructEncoder(t reflect.Type) encoderFunc {
 				b = append(b, ',')
 			}
 			first = false
-			if e.full(b) {
+			if e.spent(b) {
 				b = e.moreFields(b, len(fields)-i)
 				break
 			}

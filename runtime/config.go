@@ -44,6 +44,13 @@ type Config struct {
 	// structs, slices, arrays and maps; deeper values are written as
 	// "<too deep: T>" (default 12; FLUXLOOP_MAX_DEPTH).
 	MaxDepth int
+	// MaxNodes bounds the values (struct fields, elements, map entries; a
+	// string or []byte counts as one, whatever its length) written of each
+	// captured value, so that a large data structure handed to a traced
+	// function costs a few microseconds, not the whole byte budget, while
+	// a request with long prompts is kept whole (default 200;
+	// FLUXLOOP_MAX_NODES).
+	MaxNodes int
 	// MaxItems bounds the elements written of each slice, array and map;
 	// the rest is counted in a final "… N more" (default 100;
 	// FLUXLOOP_MAX_ITEMS).
@@ -96,6 +103,7 @@ const (
 	DefaultMaxFieldBytes = 64 << 10
 	DefaultMaxDepth      = 12
 	DefaultMaxItems      = 100
+	DefaultMaxNodes      = 200
 	DefaultBatchSize     = 10
 	DefaultFlushInterval = 5 * time.Second
 	DefaultMaxQueueSize  = 16384
@@ -114,6 +122,7 @@ func defaultConfig() Config {
 		MaxFieldBytes: DefaultMaxFieldBytes,
 		MaxDepth:      DefaultMaxDepth,
 		MaxItems:      DefaultMaxItems,
+		MaxNodes:      DefaultMaxNodes,
 		BatchSize:     DefaultBatchSize,
 		FlushInterval: DefaultFlushInterval,
 		MaxQueueSize:  DefaultMaxQueueSize,
@@ -154,6 +163,10 @@ func WithMaxDepth(n int) Option { return func(c *Config) { c.MaxDepth = n } }
 // WithMaxItems bounds the elements captured of each slice, array and map
 // (FLUXLOOP_MAX_ITEMS).
 func WithMaxItems(n int) Option { return func(c *Config) { c.MaxItems = n } }
+
+// WithMaxNodes bounds the values captured of each argument and result
+// (FLUXLOOP_MAX_NODES).
+func WithMaxNodes(n int) Option { return func(c *Config) { c.MaxNodes = n } }
 
 // WithUserMarshalers makes the capture engine call MarshalJSON methods, so
 // that values are recorded exactly as the program's own JSON. With no
@@ -216,6 +229,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("fluxloop: max field bytes %d (WithMaxFieldBytes) must be at least 64", c.MaxFieldBytes)
 	case c.MaxDepth < 1:
 		return fmt.Errorf("fluxloop: max depth %d (WithMaxDepth) must be at least 1", c.MaxDepth)
+	case c.MaxNodes < 1:
+		return fmt.Errorf("fluxloop: max nodes %d (WithMaxNodes) must be at least 1", c.MaxNodes)
 	case c.MaxItems < 1:
 		return fmt.Errorf("fluxloop: max items %d (WithMaxItems) must be at least 1", c.MaxItems)
 	case c.BatchSize < 1:
@@ -308,6 +323,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	intVar("MAX_FIELD_BYTES", &c.MaxFieldBytes, 64)
 	intVar("MAX_DEPTH", &c.MaxDepth, 1)
 	intVar("MAX_ITEMS", &c.MaxItems, 1)
+	intVar("MAX_NODES", &c.MaxNodes, 1)
 	boolVar("USER_MARSHALERS", &c.UserMarshalers)
 	intVar("BATCH_SIZE", &c.BatchSize, 1)
 	durVar("FLUSH_INTERVAL", &c.FlushInterval)

@@ -69,6 +69,7 @@
 //	FLUXLOOP_MAX_FIELD_BYTES  65536         byte budget of each captured value; the rest is cut, visibly
 //	FLUXLOOP_MAX_DEPTH        12            nesting captured; deeper values become "<too deep: T>"
 //	FLUXLOOP_MAX_ITEMS        100           elements captured per slice, array or map, then "… N more"
+//	FLUXLOOP_MAX_NODES        200           values (fields, elements, entries; a string is one) per capture
 //	FLUXLOOP_USER_MARSHALERS  false         true lets capture call MarshalJSON of the program's types
 //	FLUXLOOP_BATCH_SIZE       10            queued observations that trigger a write
 //	FLUXLOOP_FLUSH_INTERVAL   5s            longest wait before a write (Go duration or seconds)
@@ -165,9 +166,12 @@
 // capture engine built to be left on for every function:
 //
 //   - Bounded work. It walks the value itself and stops at a byte budget
-//     (MaxFieldBytes, 64 KiB, which keeps a 20 KB prompt whole), a depth
-//     (MaxDepth, 12) and a number of elements per slice, array or map
-//     (MaxItems, 100), writing a marker where it stops: "… 999,900 more",
+//     (MaxFieldBytes, 64 KiB, which keeps a 20 KB prompt whole), a budget
+//     of values (MaxNodes, 200 fields, elements and entries, a string
+//     counting as one, so a large data structure handed to a traced
+//     function costs microseconds), a depth (MaxDepth, 12) and a number of
+//     elements per slice, array or map (MaxItems, 100), writing a marker
+//     where it stops: "… 999,900 more",
 //     "<too deep: T>", "…(truncated N bytes)". Containers on the path are
 //     remembered, so a cycle is written as "<cycle: *T>" at the cost of a
 //     scan of at most MaxDepth pointers. Capturing a 1e6-element slice costs

@@ -175,7 +175,9 @@ func (r *redaction) key(key string, v slot) slot {
 // nested redacts keys inside an encoded composite value. It rewrites the
 // JSON text in place of each redacted value, so keys keep their order.
 func (r *redaction) nested(v slot) slot {
-	if v.kind != kindJSON || (!r.custom && !mayHoldSecretKey(v.s)) {
+	if v.kind != kindJSON || (!r.custom && (v.n&jsonKeys == 0 || !mayHoldSecretKey(v.s))) {
+		// The capture engine masked struct fields itself; only keys it
+		// wrote from maps and raw JSON need the default redactor here.
 		return v
 	}
 	out, changed, ok := r.redactJSON(make([]byte, 0, len(v.s)), v.s)
