@@ -19,6 +19,7 @@ import (
 
 	"github.com/fluxloop/fluxloop-go/generator"
 	"github.com/fluxloop/fluxloop-go/internal/diff"
+	"github.com/fluxloop/fluxloop-go/internal/testmod"
 	"golang.org/x/tools/txtar"
 )
 
@@ -32,29 +33,9 @@ func repoRoot(t testing.TB) string {
 }
 
 // newModule makes a temporary module that requires the local fluxloop-go.
-func newModule(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	root := repoRoot(t)
-	gomod := "module example.com/golden\n\ngo 1.26\n\nrequire github.com/fluxloop/fluxloop-go v0.0.0\n\nreplace github.com/fluxloop/fluxloop-go => " + root + "\n"
-	writeFile(t, filepath.Join(dir, "go.mod"), []byte(gomod))
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "go.sum"), sum)
-	return dir
-}
+func newModule(t testing.TB) string { return testmod.New(t, "golden") }
 
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t testing.TB, path string, data []byte) { testmod.WriteFile(t, path, data) }
 
 // goldenCase is one testdata/golden/*.txtar archive: input/ files, and
 // either want/ files or a stderr file with the expected errors.

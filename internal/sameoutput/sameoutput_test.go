@@ -18,6 +18,7 @@ import (
 
 	"github.com/fluxloop/fluxloop-go/generator"
 	"github.com/fluxloop/fluxloop-go/internal/diff"
+	"github.com/fluxloop/fluxloop-go/internal/testmod"
 	"golang.org/x/tools/txtar"
 )
 
@@ -372,31 +373,10 @@ func repoRoot(t testing.TB) string {
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
 }
 
-// newModule makes a temporary module requiring the runtime through a
-// replace to this checkout, as generator/run_test.go does.
-func newModule(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	root := repoRoot(t)
-	gomod := "module example.com/sameoutput\n\ngo 1.26\n\nrequire github.com/fluxloop/fluxloop-go v0.0.0\n\nreplace github.com/fluxloop/fluxloop-go => " + root + "\n"
-	writeFile(t, filepath.Join(dir, "go.mod"), []byte(gomod))
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "go.sum"), sum)
-	return dir
-}
+// newModule makes a temporary module that requires the local fluxloop-go.
+func newModule(t testing.TB) string { return testmod.New(t, "sameoutput") }
 
-func writeFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t testing.TB, path string, data []byte) { testmod.WriteFile(t, path, data) }
 
 // tail returns the last n lines of b.
 func tail(b []byte, n int) string {
