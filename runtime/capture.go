@@ -53,8 +53,8 @@ import (
 // capturer holds a client's capture limits. It is immutable.
 type capturer struct {
 	maxBytes, maxDepth, maxItems, maxNodes int
-	allMarshalers                bool
-	trusted                      map[reflect.Type]bool
+	allMarshalers                          bool
+	trusted                                map[reflect.Type]bool
 }
 
 func newCapturer(cfg *Config) *capturer {
