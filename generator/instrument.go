@@ -263,9 +263,16 @@ func (fr *fileRewriter) shape(fd *dst.FuncDecl, afd *ast.FuncDecl, d *Directive)
 		renameBlank(p)
 		s.ctxExpr, s.ctxLHS = p.name(), "_"
 		// Shadow the context so calls below nest, unless its type is not
-		// context.Context itself or no user code can refer to it.
+		// context.Context itself, no user code can refer to it, or the
+		// function lets its identity show (stores, returns or compares
+		// it): there the caller's ctx stays, and calls below still nest
+		// through the goroutine's current observation.
 		if types.Identical(types.Unalias(p.typ), ctxType) && !strings.HasPrefix(p.name(), paramPrefix) {
-			s.ctxLHS = p.name()
+			if pos, used := identityUse(afd, fr.injected[afd], info, p); used {
+				fr.note(afd, fmt.Sprintf("context %s is not shadowed: line %d uses it as a value (stored, returned or compared), which must stay the caller's; calls below nest through the goroutine's current observation", p.name(), fr.g.fset.Position(pos).Line))
+			} else {
+				s.ctxLHS = p.name()
+			}
 		}
 	case reqParam >= 0:
 		p := params[reqParam]
@@ -316,6 +323,78 @@ func (fr *fileRewriter) shape(fd *dst.FuncDecl, afd *ast.FuncDecl, d *Directive)
 		}
 	}
 	return s
+}
+
+// identityUse reports the first place where the body uses parameter p as a
+// value whose identity the program may observe: anything but passing it to
+// a function (not a builtin or conversion) or selecting a method of it.
+// The first injected statements of the body, written by an earlier run,
+// are not looked at.
+func identityUse(afd *ast.FuncDecl, injected int, info *types.Info, p *param) (token.Pos, bool) {
+	obj := info.Defs[astIdent(afd, p)]
+	if obj == nil {
+		return token.NoPos, false
+	}
+	var pos token.Pos
+	var stack []ast.Node
+	inspect := func(n ast.Node) bool {
+		if pos.IsValid() {
+			return false
+		}
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return false
+		}
+		if id, ok := n.(*ast.Ident); ok && info.Uses[id] == obj && len(stack) > 0 && !plainUse(info, stack[len(stack)-1], id) {
+			pos = id.Pos()
+		}
+		stack = append(stack, n)
+		return true
+	}
+	for _, st := range afd.Body.List[min(injected, len(afd.Body.List)):] {
+		ast.Inspect(st, inspect)
+	}
+	return pos, pos.IsValid()
+}
+
+// plainUse reports whether id, a use of the context parameter, appears in
+// parent as a call argument, the operand of a selector or the target of an
+// assignment.
+func plainUse(info *types.Info, parent ast.Node, id *ast.Ident) bool {
+	switch x := parent.(type) {
+	case *ast.SelectorExpr:
+		return x.X == id
+	case *ast.AssignStmt:
+		return slices.Contains(x.Lhs, ast.Expr(id)) // a new value, not the caller's
+	case *ast.CallExpr:
+		if tv, ok := info.Types[x.Fun]; ok && (tv.IsType() || tv.IsBuiltin()) {
+			return false
+		}
+		for _, a := range x.Args {
+			if a == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// astIdent is the identifier that declares parameter p in afd, or nil.
+func astIdent(afd *ast.FuncDecl, p *param) *ast.Ident {
+	i := 0
+	for _, f := range afd.Type.Params.List {
+		if len(f.Names) == 0 {
+			i++
+			continue
+		}
+		for _, n := range f.Names {
+			if i == p.index {
+				return n
+			}
+			i++
+		}
+	}
+	return nil
 }
 
 // isContext reports whether t is context.Context or implements it.

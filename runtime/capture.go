@@ -91,6 +91,7 @@ type encState struct {
 	path      []uintptr // pointers of the containers being encoded, for cycles
 	truncated bool
 	keys      bool // object keys were written that are not struct fields' (see jsonKeys)
+	private   int  // depth of structs shown by their unexported fields
 
 	lastType reflect.Type // the dynamic type last met in an interface, and its encoder
 	lastEnc  encoderFunc
@@ -113,7 +114,7 @@ func (c *capturer) capture(v reflect.Value) slot {
 		e.slab = make([]byte, 0, slabSize)
 	}
 	start := len(e.slab)
-	e.c, e.limit, e.nodes, e.depth, e.path, e.truncated, e.keys = c, c.maxBytes, 0, 0, e.path[:0], false, false
+	e.c, e.limit, e.nodes, e.depth, e.path, e.truncated, e.keys, e.private = c, c.maxBytes, 0, 0, e.path[:0], false, false, 0
 	b := e.value(e.slab[start:start], v)
 	s := slot{kind: kindJSON}
 	if len(b) > 0 {
@@ -261,6 +262,30 @@ func (e *encState) more(b []byte, n int) []byte {
 	return append(b, ` more"`...)
 }
 
+// Inside a struct shown by its unexported fields (internal state such as a
+// parser's, not a payload) strings and collections are cut shorter.
+const (
+	privateStringBytes = 256
+	privateItems       = 10
+)
+
+// room is the number of bytes a string may take here.
+func (e *encState) room(b []byte) int {
+	room := max(e.limit-len(b), 16)
+	if e.private > 0 {
+		room = min(room, privateStringBytes)
+	}
+	return room
+}
+
+// items is the number of elements of a collection of n written here.
+func (e *encState) items(n int) int {
+	if e.private > 0 {
+		return min(n, e.c.maxItems, privateItems)
+	}
+	return min(n, e.c.maxItems)
+}
+
 // appendGrouped appends n with thousands separators: 999,900.
 func appendGrouped(b []byte, n int) []byte {
 	s := strconv.Itoa(n)
@@ -275,7 +300,7 @@ func appendGrouped(b []byte, n int) []byte {
 
 // str appends s as a JSON string, cut to the remaining budget.
 func (e *encState) str(b []byte, s string) []byte {
-	room := max(e.limit-len(b), 16)
+	room := e.room(b)
 	if len(s)*6 <= room {
 		return appendString(b, s) // fits even if every byte is escaped
 	}
@@ -446,7 +471,7 @@ func encodeBytes(e *encState, b []byte, v reflect.Value) []byte {
 		data = make([]byte, v.Len())
 		reflect.Copy(reflect.ValueOf(data), v)
 	}
-	room := max(e.limit-len(b), 16)
+	room := e.room(b)
 	cut := len(data)
 	if cut > room {
 		cut = room
@@ -509,7 +534,7 @@ func encodeList(e *encState, b []byte, v reflect.Value, t reflect.Type, enc enco
 		return b
 	}
 	n := v.Len()
-	shown := min(n, e.c.maxItems)
+	shown := e.items(n)
 	b = append(b, '[')
 	for i := 0; i < shown; i++ {
 		if i > 0 {
@@ -558,7 +583,7 @@ func fastList(t reflect.Type) func(e *encState, b []byte, data unsafe.Pointer, n
 
 // listOf writes the first MaxItems elements of xs.
 func listOf[T any](e *encState, b []byte, xs []T, app func([]byte, T) []byte) []byte {
-	shown := min(len(xs), e.c.maxItems)
+	shown := e.items(len(xs))
 	b = append(b, '[')
 	for i, x := range xs[:shown] {
 		if i > 0 {
@@ -601,7 +626,7 @@ func newMapEncoder(t reflect.Type) encoderFunc {
 		}
 		defer e.leave()
 		n := v.Len()
-		shown := min(n, e.c.maxItems)
+		shown := e.items(n)
 		entries := make([]mapEntry, 0, shown)
 		it := v.MapRange()
 		for len(entries) < shown && it.Next() {

@@ -373,3 +373,24 @@ func TestCaptureEveryKind(t *testing.T) {
 		captureJSON(t, v)
 	}
 }
+
+// TestCaptureInternalState: a struct shown by its unexported fields is
+// internal state, such as a parser's, whose buffers are cut short so that
+// a traced method of it does not copy its whole input on every call.
+func TestCaptureInternalState(t *testing.T) {
+	type parser struct {
+		input  []byte
+		tokens []int
+		name   string
+	}
+	p := &parser{input: []byte(strings.Repeat("x", 20000)), tokens: make([]int, 500), name: "p"}
+	got, s := captureJSON(t, p)
+	if len(got) > 600 || !strings.Contains(got, `"name":"p"`) || !strings.Contains(got, "… 490 more") || s.n&jsonTruncated == 0 {
+		t.Errorf("internal state captured in %d bytes: %.300s", len(got), got)
+	}
+	// An exported payload keeps its 20 KB.
+	type request struct{ Prompt []byte }
+	if got, _ := captureJSON(t, request{p.input}); len(got) < 20000 {
+		t.Errorf("payload cut to %d bytes", len(got))
+	}
+}

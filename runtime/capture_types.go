@@ -396,17 +396,19 @@ func newStructEncoder(t reflect.Type) encoderFunc {
 		}
 	}
 	fields := structFields(t)
+	private := 0
 	if len(fields) == 0 && t.NumField() > 0 {
 		if isStdlib(t.PkgPath()) {
 			return func(e *encState, b []byte, _ reflect.Value) []byte { return e.describeType(b, t) }
 		}
-		fields = goFields(t)
+		fields, private = goFields(t), 1
 	}
 	return func(e *encState, b []byte, v reflect.Value) []byte {
 		b, ok := e.enter(b, t)
 		if !ok {
 			return b
 		}
+		e.private += private
 		b = append(b, '{')
 		first := true
 		var base unsafe.Pointer
@@ -458,6 +460,7 @@ func newStructEncoder(t reflect.Type) encoderFunc {
 			}
 			b = f.enc(e, b, fv)
 		}
+		e.private -= private
 		e.leave()
 		return append(b, '}')
 	}

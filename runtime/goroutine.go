@@ -137,6 +137,14 @@ func register(s *Span, parent *Span) (p *Span, ok bool) {
 			sh.mu.Unlock()
 			return nil, false
 		}
+	} else if prev != nil && prev != parent && parent.gid == gid && prev.recording &&
+		prev.traceLo == parent.traceLo && prev.traceHi == parent.traceHi && prev.state.Load() == spanOpen {
+		// The ctx's observation was started on this goroutine and another
+		// of its trace is current here: calls nest like a stack on one
+		// goroutine, so that one is inside it, and the innermost is the
+		// parent (a traced function that keeps the caller's ctx, see
+		// fluxloopgen, still nests).
+		parent = prev
 	}
 	s.gid = gid
 	s.local = prev

@@ -74,6 +74,9 @@ type spanExt struct {
 	usage     Usage
 	hasUsage  bool
 	trace     *traceData // SetTrace on a root
+
+	childPanic    any // the panic a child recorded with its stack, unwinding through s
+	hasChildPanic bool
 }
 
 type namedValue struct {
@@ -185,7 +188,8 @@ func allZero(vs []Value) bool {
 
 // Panic records a panic that is unwinding through the traced function: the
 // panic value as the error (fmt.Sprint style), metadata error_type (the value's
-// dynamic type) and traceback (the goroutine's stack), level error; then it
+// dynamic type) and traceback (the goroutine's stack, recorded only by the
+// innermost traced function the panic passed through), level error; then it
 // ends the span. It does not re-panic: generated code re-panics after calling
 // it, with the same value.
 func (s *Span) Panic(v any) {
@@ -194,16 +198,42 @@ func (s *Span) Panic(v any) {
 	}
 	if s.recording && s.state.Load() == spanOpen {
 		msg := sprintSafe(v)
-		stack := string(debug.Stack())
 		s.mu.Lock()
 		x := s.extLocked()
+		seen := x.hasChildPanic && samePanic(x.childPanic, v)
+		s.mu.Unlock()
+		// The innermost traced frame a panic passes through records the
+		// stack; the frames it unwinds through after it would record the
+		// same stack again, at a cost that grows with the depth.
+		var stack string
+		if !seen {
+			stack = string(debug.Stack())
+		}
+		s.mu.Lock()
 		x.err, x.hasErr = msg, true
 		x.errType = fmt.Sprintf("%T", v)
 		x.stack = stack
 		x.status = "panic"
 		s.mu.Unlock()
+		if up := s.up; up != nil {
+			up.mu.Lock()
+			ux := up.extLocked()
+			ux.childPanic, ux.hasChildPanic = v, true
+			up.mu.Unlock()
+		}
 	}
 	s.End()
+}
+
+// samePanic reports whether a and b are the same panic value (false for
+// values that cannot be compared).
+func samePanic(a, b any) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }
 
 func sprintSafe(v any) (s string) {
