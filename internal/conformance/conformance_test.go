@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"go/format"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,13 +26,22 @@ type module struct {
 	// skip, when set, is passed to go test -skip in both copies; the reason
 	// must be written next to it.
 	skip string
+	// testFlags and vetFlags are extra flags of go test and go vet, in both
+	// copies; the reason must be written next to them.
+	testFlags, vetFlags []string
+	// timeout is go test's -timeout (per package); "" is defaultTimeout.
+	timeout string
 	// storage is FLUXLOOP_STORAGE for the instrumented tests; "" keeps the
 	// default, JSONL files in ./.fluxloop of each package directory (inside
 	// the temporary copy).
 	storage string
 }
 
-// modules are the modules instrumented, at pinned versions.
+// defaultTimeout is go test's -timeout when a module sets none.
+const defaultTimeout = "4m"
+
+// modules are the modules instrumented, at pinned versions. Each brings a
+// case the others lack; the comments say which.
 var modules = []module{
 	// TestVersion6 is skipped in both copies: TestClockSeqRace (seq_test.go)
 	// leaves goroutines calling NewUUID after it returns, and a late call
@@ -38,8 +49,55 @@ var modules = []module{
 	// calls ("clock sequence changed unexpectedly"). Any slowdown makes
 	// that likelier; instrumented, it failed 4 runs in 6.
 	{path: "github.com/google/uuid", version: "v1.6.0", skip: "^TestVersion6$"},
+	// Goroutines, contexts, semaphores, errgroup.
 	{path: "golang.org/x/sync", version: "v0.25.0"},
+	// Generics everywhere, iterators, channels as values.
 	samberLo,
+	// Custom marshalers (Marshaler, Unmarshaler, TextMarshaler) called from
+	// reflection, recursive descent over a node tree (*Node results holding
+	// whole documents, aliases sharing subtrees), errors raised as panics
+	// from deep inside the recursion and recovered at the top.
+	//
+	// Its tests run with -short in both copies, which only limit_test.go's
+	// TestLimits looks at (it returns at once): it parses twelve 1 MB inputs,
+	// tens of millions of calls of per-byte helpers such as is_blank, and
+	// takes 40-60 s plain, instrumented more than 6 min (fluxloop-go
+	// e21b4a9), beyond CI's budget. yamlLimits keeps its cases at 10,000
+	// levels of nesting, the parser's maximum, on inputs of 20-40 kB.
+	//
+	// go vet runs without structtag: yaml's own tests write bare tags
+	// (`a,omitempty`, for yaml's old tag form), which it rejects in both
+	// copies.
+	{path: "gopkg.in/yaml.v3", version: "v3.0.1", files: yamlLimits,
+		testFlags: []string{"-short"}, vetFlags: []string{"-structtag=false"}, timeout: "2m"},
+	// A generic B-tree: recursion over nodes, trees of 10,000s of items
+	// passed around and copied. Plain, its tests take 7-12 s; the timeout
+	// leaves more than 10 times that.
+	{path: "github.com/google/btree", version: "v1.1.3", timeout: "2m"},
+	// Timers and tickers behind an accessor channel (C() <-chan time.Time)
+	// and retry loops whose tests measure elapsed time.
+	//
+	// The release's example_test.go has ExampleRetryContext, which names no
+	// identifier (RetryContext was removed), so the "tests" analyzer of go
+	// vet, also one of go test's default vet checks, rejects the package in
+	// both copies, before any test runs. It is turned off there: go test
+	// runs its other default checks (the list of "go help test" without
+	// "tests") and go vet every analyzer but that one.
+	{path: "github.com/cenkalti/backoff/v4", version: "v4.3.0",
+		testFlags: []string{"-vet=atomic,bool,buildtags,directive,errorsas,ifaceassert,nilfunc,printf,stringintconv"},
+		vetFlags:  []string{"-tests=false"}},
+	// Encoding and decoding through reflection with TextMarshaler and
+	// toml.Marshaler values; recursion over nested tables.
+	//
+	// At the go version both copies get (see useLocalFluxloop), the printf
+	// analyzer's check of non-constant format strings (go1.24) rejects four
+	// calls of internal/toml-test's Test.fail (a printf wrapper) in both
+	// copies, in go vet and in go test's vet, which then fails that package's
+	// build. printf is turned off there, the other checks kept as for
+	// backoff above.
+	{path: "github.com/BurntSushi/toml", version: "v1.6.0",
+		testFlags: []string{"-vet=atomic,bool,buildtags,directive,errorsas,ifaceassert,nilfunc,stringintconv,tests"},
+		vetFlags:  []string{"-printf=false"}},
 }
 
 // samberLo is also the module TestBuildOverhead builds.
@@ -73,17 +131,60 @@ func (f foo) Clone() foo { return foo{f.bar} }
 `,
 }
 
+// yamlLimits is the test that stands for yaml.v3's TestLimits in the
+// copies (see modules): its cases at the same depth, at a fiftieth of the
+// size. It is not gocheck's, so that it shows in go test's list of tests.
+var yamlLimits = map[string]string{
+	"zz_conformance_limits_test.go": `package yaml_test
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestConformanceLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, error string
+	}{
+		{"20k-deep slices", strings.Repeat("[", 20000), "yaml: exceeded max depth of 10000"},
+		{"20k-deep maps", "x: " + strings.Repeat("{", 20000), "yaml: exceeded max depth of 10000"},
+		{"20k-deep indents", strings.Repeat("- ", 20000), "yaml: exceeded max depth of 10000"},
+		{"slice nested at max-depth", strings.Repeat("[", 10000) + "1" + strings.Repeat(",1", 1000) + strings.Repeat("]", 10000), ""},
+		{"slice nested in maps at max-depth", "{a,b:\n" + strings.Repeat(" {a,b:", 10000-2) + " [1" + strings.Repeat(",1", 1000) + "]" + strings.Repeat("}", 10000-1), ""},
+		{"10000-nested lines", strings.Repeat("- "+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+"\n", 2), ""},
+		{"maps with 100 aliases", "{a: &a [{a}" + strings.Repeat(",{a}", 100) + "], b: &b [*a" + strings.Repeat(",*a", 99) + "]}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v any
+			err := yaml.Unmarshal([]byte(tc.data), &v)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.error {
+				t.Errorf("error %q, want %q", got, tc.error)
+			}
+		})
+	}
+}
+`,
+}
+
 // row is one line of the results table.
 type row struct {
 	module             string
 	marked, rewritten  int
 	vetInst, vetBase   string // "ok" or "FAIL"
-	testInst, testBase string // testReport.summary
+	testInst, testBase *testReport
 	observations       int
+	observationBytes   int64
 	// wall times
-	annotateT, generateT time.Duration
-	vetInstT, vetBaseT   time.Duration
-	testInstT, testBaseT time.Duration
+	annotateT, generateT   time.Duration
+	vetInstT, vetBaseT     time.Duration
+	buildInstT, buildBaseT time.Duration // go test's build of the test binaries
+	wallInstT, wallBaseT   time.Duration // the timed go test, linking included
 }
 
 // TestConformance instruments every function of real modules and checks that
@@ -96,10 +197,12 @@ func TestConformance(t *testing.T) {
 	var rows []*row
 	for _, m := range modules {
 		r := &row{module: m.path + "@" + m.version}
-		rows = append(rows, r)
-		t.Run(m.path, func(t *testing.T) { checkModule(t, tool, m, r) })
+		t.Run(m.path, func(t *testing.T) {
+			rows = append(rows, r) // the modules -run selects only
+			checkModule(t, tool, m, r)
+		})
 	}
-	t.Log("\n" + table(rows))
+	t.Log("\n" + table(rows) + "\n" + timesTable(rows))
 }
 
 // warmRuntime compiles and vets the runtime once before anything is timed,
@@ -167,10 +270,21 @@ func logNotes(t *testing.T, out []byte) {
 
 // vetAndTest runs go vet and go test -race in the plain copy, then in the
 // instrumented one, and compares them.
+//
+// go test runs twice in each copy. First it only builds (-exec=true: the test
+// binaries are compiled and linked, never run), which is timed apart. Then it
+// runs the tests, one package at a time (-p=1), so that no compilation or
+// other package's test competes with a test binary: its run time is the sum
+// of the packages' elapsed times that go test -json reports, which count from
+// the binary's start to its exit and leave out building and linking. The race
+// runtime's sleep of 1 s at every test binary's exit (GORACE atexit_sleep_ms)
+// is set to 0 in both copies: it is no test's work, and it would hide the
+// instrumentation's cost in small packages.
 func vetAndTest(t *testing.T, m module, base, inst string, r *row) {
 	env := childEnv()
-	vetBase := run(t.Context(), base, env, "go", "vet", "./...")
-	vetInst := run(t.Context(), inst, env, "go", "vet", "./...")
+	vetArgs := append(append([]string{"vet"}, m.vetFlags...), "./...")
+	vetBase := run(t.Context(), base, env, "go", vetArgs...)
+	vetInst := run(t.Context(), inst, env, "go", vetArgs...)
 	r.vetBase, r.vetInst = verdict(vetBase), verdict(vetInst)
 	r.vetBaseT, r.vetInstT = vetBase.dur, vetInst.dur
 	if vetInst.ok() != vetBase.ok() {
@@ -178,22 +292,43 @@ func vetAndTest(t *testing.T, m module, base, inst string, r *row) {
 			r.vetInst, r.vetBase, clip(vetInst.out, 40), clip(vetBase.out, 40))
 	}
 
-	args := []string{"test", "-race", "-count=1", "-json", "-timeout=4m"}
+	timeout := m.timeout
+	if timeout == "" {
+		timeout = defaultTimeout
+	}
+	args := append([]string{"test", "-race", "-count=1"}, m.testFlags...)
 	if m.skip != "" {
 		args = append(args, "-skip", m.skip)
 	}
-	args = append(args, "./...")
-	testBase := run(t.Context(), base, env, "go", args...)
-	instEnv := env
+	buildArgs := append(slices.Clone(args), "-exec=true", "./...")
+	args = append(args, "-json", "-p=1", "-timeout="+timeout, "./...")
+	testEnv := childEnv(raceEnv())
+	instEnv := testEnv
 	if m.storage != "" {
-		instEnv = childEnv("FLUXLOOP_STORAGE=" + m.storage)
+		instEnv = childEnv(raceEnv(), "FLUXLOOP_STORAGE="+m.storage)
 	}
+	// Built, not run: a build failure shows up in the run that follows.
+	r.buildBaseT = run(t.Context(), base, testEnv, "go", buildArgs...).dur
+	r.buildInstT = run(t.Context(), inst, instEnv, "go", buildArgs...).dur
+	testBase := run(t.Context(), base, testEnv, "go", args...)
 	testInst := run(t.Context(), inst, instEnv, "go", args...)
-	r.testBaseT, r.testInstT = testBase.dur, testInst.dur
-	repBase, repInst := parseTestJSON(testBase.out), parseTestJSON(testInst.out)
-	r.testBase, r.testInst = repBase.summary(), repInst.summary()
-	compareTests(t, repBase, repInst)
-	r.observations = countObservations(inst)
+	r.wallBaseT, r.wallInstT = testBase.dur, testInst.dur
+	r.testBase, r.testInst = parseTestJSON(testBase.out), parseTestJSON(testInst.out)
+	compareTests(t, m.path, r.testBase, r.testInst)
+	r.observations, r.observationBytes = countObservations(inst)
+	t.Logf("test run time: instrumented %s, plain %s (%s); the tests that took the most more (instrumented / plain): %s",
+		secs(r.testInst.elapsed), secs(r.testBase.elapsed), ratio(r.testInst.elapsed, r.testBase.elapsed),
+		strings.Join(slowest(r.testInst, r.testBase, 3), ", "))
+}
+
+// raceEnv is the GORACE of the test runs: the caller's, with the exit sleep
+// turned off (see vetAndTest).
+func raceEnv() string {
+	opts := strings.TrimSpace(os.Getenv("GORACE"))
+	if !strings.Contains(opts, "atexit_sleep_ms") {
+		opts = strings.TrimSpace(opts + " atexit_sleep_ms=0")
+	}
+	return "GORACE=" + opts
 }
 
 // verdict is "ok" or "FAIL" for the table.
@@ -206,7 +341,7 @@ func verdict(r result) string {
 
 // compareTests reports every package whose status differs between the plain
 // and the instrumented run, with the instrumented package's output.
-func compareTests(t *testing.T, base, inst *testReport) {
+func compareTests(t *testing.T, modPath string, base, inst *testReport) {
 	if len(base.pkgs) == 0 {
 		t.Fatalf("go test reported no packages:\n%s", base.unknown.String())
 	}
@@ -225,7 +360,7 @@ func compareTests(t *testing.T, base, inst *testReport) {
 			}
 		}
 		t.Errorf("go test %s: instrumented %s, plain %s; failing tests: %v\n%s%s",
-			pkg, got, want, failed, clip([]byte(inst.out(pkg).String()), 40), inst.unknown.String())
+			pkg, got, want, failed, failureExcerpt(inst.out(pkg).String(), modPath), inst.unknown.String())
 	}
 	for pkg := range inst.pkgs {
 		if _, ok := base.pkgs[pkg]; !ok {
@@ -234,18 +369,66 @@ func compareTests(t *testing.T, base, inst *testReport) {
 	}
 }
 
-// countObservations counts the observations the instrumented tests wrote to
-// the default JSONL storage (every ./.fluxloop/observations.jsonl).
-func countObservations(dir string) int {
-	n := 0
-	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && d.Name() == "observations.jsonl" {
-			data, _ := os.ReadFile(path)
-			n += strings.Count(string(data), "\n")
+// failureExcerpt is what the report of a failing package shows of its
+// output: the first 40 lines; or, when the test binary panicked on its
+// timeout, the last lines before the goroutine dump (the test's output and
+// the tests running) and the goroutines that were in the module's code or in
+// fluxloop-go's runtime, without the runtime's own writer (the goroutine
+// newClient starts): where the time went.
+func failureExcerpt(out, modPath string) string {
+	head, dump, ok := strings.Cut(out, "\ngoroutine ")
+	if !ok || !strings.Contains(head, "panic: test timed out") {
+		return clip([]byte(out), 40)
+	}
+	lines := strings.SplitAfter(head, "\n")
+	head = strings.Join(lines[max(0, len(lines)-20):], "")
+	// In stack traces the dots of an import path's last element are %2e.
+	dir, last := path.Split(modPath)
+	escaped := dir + strings.ReplaceAll(last, ".", "%2e")
+	var b strings.Builder
+	b.WriteString(head + "\n")
+	shown := 0
+	for _, g := range strings.Split("goroutine "+dump, "\n\ngoroutine ") {
+		if shown == 3 {
+			break
 		}
-		return nil
+		if !strings.Contains(g, escaped+".") && !strings.Contains(g, modPath+".") &&
+			!(strings.Contains(g, "fluxloop-go/runtime.") && !strings.Contains(g, "runtime.newClient")) {
+			continue
+		}
+		if !strings.HasPrefix(g, "goroutine ") {
+			g = "goroutine " + g
+		}
+		b.WriteString(clip([]byte(strings.TrimSpace(g)+"\n"), 30))
+		shown++
+	}
+	return b.String()
+}
+
+// countObservations counts the observations the instrumented tests wrote to
+// the default JSONL storage (every ./.fluxloop/observations.jsonl), and their
+// bytes.
+func countObservations(dir string) (n int, size int64) {
+	buf := make([]byte, 1<<20)
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() != "observations.jsonl" {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		for {
+			k, err := f.Read(buf)
+			n += bytes.Count(buf[:k], []byte("\n"))
+			size += int64(k)
+			if err != nil {
+				return nil
+			}
+		}
 	})
-	return n
+	return n, size
 }
 
 // checkRoundTrip checks that a second run of the generator changes nothing,
@@ -307,15 +490,43 @@ func sameSources(t *testing.T, step string, want, got map[string][]byte) {
 		clip(diff.Unified(first+".want", first, want[first], got[first]), 40))
 }
 
-// table formats the rows as a markdown table.
+// table formats the rows as a markdown table: the results, with the test
+// run times (see vetAndTest) and their ratio.
 func table(rows []*row) string {
 	var b strings.Builder
-	b.WriteString("| module | functions marked | functions rewritten | vet (instrumented / plain) | tests (instrumented / plain) | observations recorded | annotate + generate | vet time (instr. / plain) | test time (instr. / plain) |\n")
-	b.WriteString("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| module | functions marked / rewritten | vet (instrumented / plain) | tests passed (instrumented / plain) | plain time | instrumented time | ratio |\n")
+	b.WriteString("| --- | ---: | --- | --- | ---: | ---: | ---: |\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s / %s | %s / %s | %d | %s + %s | %s / %s | %s / %s |\n",
-			r.module, r.marked, r.rewritten, r.vetInst, r.vetBase, r.testInst, r.testBase, r.observations,
-			secs(r.annotateT), secs(r.generateT), secs(r.vetInstT), secs(r.vetBaseT), secs(r.testInstT), secs(r.testBaseT))
+		if r.testInst == nil || r.testBase == nil {
+			fmt.Fprintf(&b, "| %s | %d / %d | %s / %s | not run | | | |\n", r.module, r.marked, r.rewritten, r.vetInst, r.vetBase)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %d / %d | %s / %s | %s / %s | %s | %s | %s |\n",
+			r.module, r.marked, r.rewritten, r.vetInst, r.vetBase, r.testInst.summary(), r.testBase.summary(),
+			secs(r.testBase.elapsed), secs(r.testInst.elapsed), ratio(r.testInst.elapsed, r.testBase.elapsed))
 	}
 	return b.String()
+}
+
+// timesTable formats what the rows took besides the test runs, and the
+// observations the instrumented tests recorded.
+func timesTable(rows []*row) string {
+	var b strings.Builder
+	b.WriteString("| module | annotate + generate | vet (instr. / plain) | test build (instr. / plain) | go test wall, linking included (instr. / plain) | observations recorded (MB) |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s + %s | %s / %s | %s / %s | %s / %s | %d (%.1f) |\n",
+			r.module, secs(r.annotateT), secs(r.generateT), secs(r.vetInstT), secs(r.vetBaseT),
+			secs(r.buildInstT), secs(r.buildBaseT), secs(r.wallInstT), secs(r.wallBaseT),
+			r.observations, float64(r.observationBytes)/1e6)
+	}
+	return b.String()
+}
+
+// ratio formats a/b as "2.15x", or "-" when b is zero.
+func ratio(a, b time.Duration) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", float64(a)/float64(b))
 }

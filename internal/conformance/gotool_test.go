@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/version"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/modfile"
 )
 
 // requireConformance skips t unless FLUXLOOP_CONFORMANCE=1.
@@ -147,12 +150,40 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 }
 
 // useLocalFluxloop makes the module in dir require the fluxloop-go of this
-// repository.
+// repository, and raises its go directive to fluxloop-go's when lower. The
+// go command would raise it in the instrumented copy alone, the first copy
+// that imports fluxloop-go (with -mod=mod, as a user's go mod tidy would), and
+// the language version decides what the code means (a loop variable per
+// iteration from go1.22) and which vet checks apply (printf's non-constant
+// format strings from go1.24): both copies must have the same.
 func useLocalFluxloop(t testing.TB, dir string) {
 	t.Helper()
-	mustRun(t, dir, childEnv(), "go", "mod", "edit",
+	args := []string{"mod", "edit",
 		"-require=github.com/fluxloop/fluxloop-go@v0.0.0",
-		"-replace=github.com/fluxloop/fluxloop-go="+repoRoot(t))
+		"-replace=github.com/fluxloop/fluxloop-go=" + repoRoot(t)}
+	own, ours := goVersion(t, filepath.Join(dir, "go.mod")), goVersion(t, filepath.Join(repoRoot(t), "go.mod"))
+	if version.Compare("go"+own, "go"+ours) < 0 {
+		args = append(args, "-go="+ours)
+	}
+	mustRun(t, dir, childEnv(), "go", args...)
+}
+
+// goVersion is the go directive of a go.mod file; a file without one means
+// go1.16 (see "go help go.mod").
+func goVersion(t testing.TB, gomod string) string {
+	t.Helper()
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.ParseLax(gomod, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Go == nil {
+		return "1.16"
+	}
+	return f.Go.Version
 }
 
 // goSources reads every .go file under dir, keyed by slash-separated path
@@ -227,9 +258,11 @@ func changedFiles(a, b map[string][]byte) []string {
 
 // testReport is what go test -json said, per package.
 type testReport struct {
-	pkgs    map[string]string // import path → "ok", "FAIL" or "no tests"
-	failed  []string          // failing tests, as "pkg TestName"
-	passed  int               // passing tests, subtests included
+	pkgs    map[string]string        // import path → "ok", "FAIL" or "no tests"
+	failed  []string                 // failing tests, as "pkg TestName"
+	passed  int                      // passing tests, subtests included
+	elapsed time.Duration            // summed over the packages' test binaries
+	tests   map[string]time.Duration // elapsed of each top-level test, by "pkg TestName"
 	output  map[string]*strings.Builder
 	unknown strings.Builder // lines that were not JSON (go command errors)
 }
@@ -242,11 +275,12 @@ type testEvent struct {
 	ImportPath string
 	Test       string
 	Output     string
+	Elapsed    float64 // seconds, on a test's or package's pass, fail or skip
 }
 
 // parseTestJSON reads the output of go test -json.
 func parseTestJSON(out []byte) *testReport {
-	rep := &testReport{pkgs: map[string]string{}, output: map[string]*strings.Builder{}}
+	rep := &testReport{pkgs: map[string]string{}, tests: map[string]time.Duration{}, output: map[string]*strings.Builder{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
@@ -263,12 +297,18 @@ func parseTestJSON(out []byte) *testReport {
 		if ev.Output != "" {
 			rep.out(pkg).WriteString(ev.Output)
 		}
+		if ev.Test != "" && !strings.Contains(ev.Test, "/") && (ev.Action == "pass" || ev.Action == "fail") {
+			rep.tests[pkg+" "+ev.Test] = time.Duration(ev.Elapsed * float64(time.Second))
+		}
 		switch {
 		case ev.Test != "" && ev.Action == "pass":
 			rep.passed++
 		case ev.Test != "" && ev.Action == "fail":
 			rep.failed = append(rep.failed, pkg+" "+ev.Test)
 		case ev.Test == "" && ev.Package != "":
+			if ev.Action == "pass" || ev.Action == "fail" {
+				rep.elapsed += time.Duration(ev.Elapsed * float64(time.Second))
+			}
 			switch ev.Action {
 			case "pass":
 				rep.pkgs[pkg] = "ok"
@@ -289,6 +329,31 @@ func (r *testReport) out(pkg string) *strings.Builder {
 		r.output[pkg] = b
 	}
 	return b
+}
+
+// slowest lists the n top-level tests that took the most time more in inst
+// than in base, as "pkg TestName: 1.20s / 0.03s" (instrumented / plain).
+func slowest(inst, base *testReport, n int) []string {
+	type test struct {
+		name       string
+		inst, base time.Duration
+	}
+	var tests []test
+	for name, d := range inst.tests {
+		tests = append(tests, test{name, d, base.tests[name]})
+	}
+	sort.Slice(tests, func(i, j int) bool {
+		di, dj := tests[i].inst-tests[i].base, tests[j].inst-tests[j].base
+		if di != dj {
+			return di > dj
+		}
+		return tests[i].name < tests[j].name
+	})
+	var out []string
+	for _, tt := range tests[:min(n, len(tests))] {
+		out = append(out, fmt.Sprintf("%s: %s / %s", tt.name, secs(tt.inst), secs(tt.base)))
+	}
+	return out
 }
 
 // count returns how many packages have the status.
@@ -320,5 +385,11 @@ func clip(out []byte, n int) string {
 	return strings.Join(lines[:n], "") + fmt.Sprintf("\t... (%d more lines)\n", len(lines)-n)
 }
 
-// secs formats a duration as seconds with one decimal.
-func secs(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+// secs formats a duration as seconds, with one decimal from 10 s up and
+// two below.
+func secs(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
