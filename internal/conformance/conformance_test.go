@@ -68,12 +68,32 @@ var modules = []module{
 	// go vet runs without structtag: yaml's own tests write bare tags
 	// (`a,omitempty`, for yaml's old tag form), which it rejects in both
 	// copies.
+	//
+	// yamlLimits (TestConformanceLimits) is written to both copies but
+	// skipped in both, measured apart instead: with every function traced,
+	// a document nested 10,000 deep is some 30,000 nested observations per
+	// case, each capturing the parser, and does not finish in 2 minutes
+	// under -race. The cases that exceed the depth are worse still: yaml
+	// reports the error as a panic raised 10,000 levels down and recovered
+	// at the top, and each of the traced frames it unwinds through
+	// recovers it, records it and raises it again on top of the stack of
+	// the raise before, which costs O(depth^2). The generator has no way
+	// to observe a panic without recovering it; the README says so.
 	{path: "gopkg.in/yaml.v3", version: "v3.0.1", files: yamlLimits,
+		skip:      "^TestConformanceLimits$",
 		testFlags: []string{"-short"}, vetFlags: []string{"-structtag=false"}, timeout: "2m"},
 	// A generic B-tree: recursion over nodes, trees of 10,000s of items
 	// passed around and copied. Plain, its tests take 7-12 s; the timeout
 	// leaves more than 10 times that.
-	{path: "github.com/google/btree", version: "v1.1.3", timeout: "2m"},
+	//
+	// TestBTree, TestBTreeG and the two TestCloneConcurrentOperations are
+	// skipped in both copies: with every function traced, each makes about
+	// ten million traced calls of functions that take 20-50 ns (TestBTree:
+	// 10.9 million observations, 0.27 s plain, 21 s instrumented without
+	// -race), which under -race outlasts CI's budget. The other 18 tests
+	// cover the same code on smaller trees.
+	{path: "github.com/google/btree", version: "v1.1.3", timeout: "2m",
+		skip: "^(TestBTree|TestBTreeG|TestCloneConcurrentOperations|TestCloneConcurrentOperationsG)$"},
 	// Timers and tickers behind an accessor channel (C() <-chan time.Time)
 	// and retry loops whose tests measure elapsed time.
 	//
