@@ -107,7 +107,7 @@ func TestCaptureReadsNoGuardedMemory(t *testing.T) {
 	s := &guardedStats{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() {
+	goWG(&wg, func() {
 		for {
 			select {
 			case <-stop:

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 )
 
 var (
@@ -463,7 +462,7 @@ func followParentCtx(ctx context.Context, body func(ctx context.Context) error) 
 	return body(ctx)
 }
 
-// Goroutines started by errgroup.Group.Go and sync.WaitGroup.Go: traced
+// Goroutines started by errgroup.Group.Go (errGroup here) and sync.WaitGroup.Go: traced
 // calls that take ctx nest through ctx; calls without a ctx nest when the
 // closure is wrapped (with Follow here; the generator writes Bind and
 // BindErr, see TestBindGroups), and are roots otherwise.
@@ -471,7 +470,7 @@ func TestFollowGroups(t *testing.T) {
 	t.Run("errgroup with ctx", func(t *testing.T) {
 		_, recorded := followRecorder(t)
 		err := followParentCtx(context.Background(), func(ctx context.Context) error {
-			g, gctx := errgroup.WithContext(ctx)
+			g, gctx := withErrGroup(ctx)
 			for _, tag := range []string{"a", "b", "fail-c"} {
 				g.Go(func() error { return followCtx(gctx, tag) })
 			}
@@ -491,7 +490,7 @@ func TestFollowGroups(t *testing.T) {
 		followParentCtx(context.Background(), func(ctx context.Context) error {
 			var wg sync.WaitGroup
 			for _, tag := range []string{"a", "b"} {
-				wg.Go(func() { followCtx(ctx, tag) })
+				goWG(&wg, func() { followCtx(ctx, tag) })
 			}
 			wg.Wait()
 			return nil
@@ -502,9 +501,9 @@ func TestFollowGroups(t *testing.T) {
 		_, recorded := followRecorder(t)
 		followParent(func() {
 			var wg sync.WaitGroup
-			var g errgroup.Group
+			var g errGroup
 			for _, tag := range []string{"a", "b"} {
-				wg.Go(Follow(func() { followLocal("wg-" + tag) }))
+				goWG(&wg, Follow(func() { followLocal("wg-" + tag) }))
 				g.Go(Follow(func() error { followLocal("eg-" + tag); return nil }))
 			}
 			wg.Wait()
@@ -516,7 +515,7 @@ func TestFollowGroups(t *testing.T) {
 		_, recorded := followRecorder(t)
 		followParent(func() {
 			var wg sync.WaitGroup
-			wg.Go(func() { followLocal("lost") })
+			goWG(&wg, func() { followLocal("lost") })
 			wg.Wait()
 		})
 		obs := recorded()

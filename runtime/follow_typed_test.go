@@ -15,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/sync/errgroup"
 )
 
 // go f(...) of every shape, written as the generator writes it with the
@@ -207,10 +206,10 @@ func TestBindGroups(t *testing.T) {
 	var later []func()
 	followParent(func() {
 		var wg sync.WaitGroup
-		var g errgroup.Group
+		var g errGroup
 		g.SetLimit(2)
 		for _, tag := range []string{"a", "b"} {
-			wg.Go(Bind(func() { followLocal("wg-" + tag) }))
+			goWG(&wg, Bind(func() { followLocal("wg-" + tag) }))
 			g.Go(BindErr(func() error { followLocal("eg-" + tag); return nil }))
 		}
 		wg.Wait()

@@ -1051,21 +1051,21 @@ func TestStreamShutdownWhileActive(t *testing.T) {
 		<-resume
 	}
 	counts := make([]int, 3)
-	wg.Go(func() {
+	goWG(&wg, func() {
 		for range StreamNumbers(n, 0) {
 			if counts[0]++; counts[0] == 100 {
 				pause()
 			}
 		}
 	})
-	wg.Go(func() {
+	goWG(&wg, func() {
 		for range StreamLines(make([]string, n), make([]error, n)) {
 			if counts[1]++; counts[1] == 100 {
 				pause()
 			}
 		}
 	})
-	wg.Go(func() {
+	goWG(&wg, func() {
 		for range StreamInts(context.Background(), 0, n) {
 			if counts[2]++; counts[2] == 100 {
 				pause()
@@ -1356,7 +1356,7 @@ func TestStreamStress(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan string, 2*n)
 	for i := range n {
-		wg.Go(func() {
+		goWG(&wg, func() {
 			<-start
 			want := 0
 			for v := range StreamInts(ctx, i*100, items) {
@@ -1369,7 +1369,7 @@ func TestStreamStress(t *testing.T) {
 				errs <- fmt.Sprintf("chan %d: %d items", i, want)
 			}
 		})
-		wg.Go(func() {
+		goWG(&wg, func() {
 			<-start
 			want := 0
 			for v := range StreamRange(ctx, i*100, items) {

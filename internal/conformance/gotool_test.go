@@ -149,8 +149,8 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-// useLocalFluxloop makes the module in dir require the fluxloop-go of this
-// repository, and raises its go directive to fluxloop-go's when lower. The
+// useLocalFluxloop makes the module in dir require the runtime module of
+// this repository, and raises its go directive to the runtime's when lower. The
 // go command would raise it in the instrumented copy alone, the first copy
 // that imports fluxloop-go (with -mod=mod, as a user's go mod tidy would), and
 // the language version decides what the code means (a loop variable per
@@ -159,9 +159,9 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 func useLocalFluxloop(t testing.TB, dir string) {
 	t.Helper()
 	args := []string{"mod", "edit",
-		"-require=github.com/fluxloop/fluxloop-go@v0.0.0",
-		"-replace=github.com/fluxloop/fluxloop-go=" + repoRoot(t)}
-	own, ours := goVersion(t, filepath.Join(dir, "go.mod")), goVersion(t, filepath.Join(repoRoot(t), "go.mod"))
+		"-require=github.com/fluxloop/fluxloop-go/runtime@v0.0.0",
+		"-replace=github.com/fluxloop/fluxloop-go/runtime=" + filepath.Join(repoRoot(t), "runtime")}
+	own, ours := goVersion(t, filepath.Join(dir, "go.mod")), goVersion(t, filepath.Join(repoRoot(t), "runtime", "go.mod"))
 	if version.Compare("go"+own, "go"+ours) < 0 {
 		args = append(args, "-go="+ours)
 	}

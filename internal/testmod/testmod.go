@@ -15,17 +15,27 @@ func Root() string {
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
 }
 
-// New makes a temporary module named example.com/name that requires
-// fluxloop-go through a replace to this checkout, with the checkout's go.sum.
+// RuntimeModule is the module of the runtime package that instrumented code
+// imports.
+const RuntimeModule = "github.com/fluxloop/fluxloop-go/runtime"
+
+// New makes a temporary module named example.com/name that requires the
+// runtime module through a replace to this checkout's runtime/, and
+// golang.org/x/sync for test programs that use errgroup, with the go.sum
+// lines of the checkout's modules.
 func New(t testing.TB, name string) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := Root()
-	gomod := "module example.com/" + name + "\n\ngo 1.26\n\nrequire github.com/fluxloop/fluxloop-go v0.0.0\n\nreplace github.com/fluxloop/fluxloop-go => " + root + "\n"
+	gomod := "module example.com/" + name + "\n\ngo 1.26\n\nrequire (\n\t" + RuntimeModule + " v0.0.0\n\tgolang.org/x/sync v0.24.0\n)\n\nreplace " + RuntimeModule + " => " + filepath.Join(root, "runtime") + "\n"
 	WriteFile(t, filepath.Join(dir, "go.mod"), []byte(gomod))
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
+	var sum []byte
+	for _, f := range []string{"go.sum", filepath.Join("runtime", "go.sum")} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum = append(sum, b...)
 	}
 	WriteFile(t, filepath.Join(dir, "go.sum"), sum)
 	return dir

@@ -373,7 +373,7 @@ func TestConcurrentRequests(t *testing.T) {
 	const n = 100
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() {
+		goWG(&wg, func() {
 			resp, err := http.Get(fmt.Sprintf("%s/agent?prompt=p%d", srv.URL, i))
 			if err != nil {
 				t.Error(err)
