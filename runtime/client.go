@@ -306,9 +306,8 @@ func defaultClient() *Client {
 	}
 	c, err := newClient(cfg)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%v (using the file storage in %s)\n", err, DefaultDir)
-		def := defaultConfig()
-		def.Enabled = cfg.Enabled
+		def := fallbackConfig(cfg)
+		fmt.Fprintf(os.Stderr, "%v (using the file storage in %s)\n", err, def.Dir)
 		c, err = newClient(def)
 		if err != nil { // cannot happen with the defaults
 			c = &Client{cfg: def}

@@ -88,13 +88,6 @@ type Config struct {
 	Environment string
 	// Redactor replaces the default redaction of secrets (see WithRedactor).
 	Redactor Redactor
-	// APIURL is the collector URL for network storages (FLUXLOOP_API_URL).
-	APIURL string
-	// APIKey is the collector key for network storages (FLUXLOOP_API_KEY).
-	APIKey string
-	// Timeout bounds network storages' requests (default 10s;
-	// FLUXLOOP_TIMEOUT, a Go duration or seconds).
-	Timeout time.Duration
 }
 
 // Defaults of Config.
@@ -107,7 +100,6 @@ const (
 	DefaultBatchSize     = 10
 	DefaultFlushInterval = 5 * time.Second
 	DefaultMaxQueueSize  = 16384
-	DefaultTimeout       = 10 * time.Second
 
 	maxWriteBatch = 4096
 )
@@ -126,7 +118,6 @@ func defaultConfig() Config {
 		BatchSize:     DefaultBatchSize,
 		FlushInterval: DefaultFlushInterval,
 		MaxQueueSize:  DefaultMaxQueueSize,
-		Timeout:       DefaultTimeout,
 	}
 }
 
@@ -331,9 +322,6 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	boolVar("DEBUG", &c.Debug)
 	strVar("SERVICE_NAME", &c.ServiceName)
 	strVar("ENVIRONMENT", &c.Environment)
-	strVar("API_URL", &c.APIURL)
-	strVar("API_KEY", &c.APIKey)
-	durVar("TIMEOUT", &c.Timeout)
 	return errors.Join(errs...)
 }
 
@@ -371,6 +359,19 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	return time.ParseDuration(s)
+}
+
+// fallbackConfig is the configuration the lazily created default client
+// uses when cfg, read from the environment, cannot make a client (an unknown
+// FLUXLOOP_STORAGE, a storage that fails to start): the defaults, that is the
+// file storage, in cfg's directory (FLUXLOOP_DIR) and with cfg's Enabled.
+func fallbackConfig(cfg Config) Config {
+	def := defaultConfig()
+	def.Enabled = cfg.Enabled
+	if cfg.Dir != "" {
+		def.Dir = cfg.Dir
+	}
+	return def
 }
 
 // envConfig returns the defaults overridden by the environment.

@@ -76,7 +76,7 @@ func TestOptionErrors(t *testing.T) {
 		{fluxloop.WithFlushInterval(0), "WithFlushInterval"},
 		{fluxloop.WithMaxQueueSize(-1), "WithMaxQueueSize"},
 		{fluxloop.WithStorageName("nosuch"), `unknown storage "nosuch"`},
-		{fluxloop.WithStorageName("http"), "FLUXLOOP_API_URL"},
+		{fluxloop.WithStorageName("http"), `import _ "github.com/fluxloop/fluxloop-go/runtime/collector"`},
 		{fluxloop.WithStorageName("otlp"), "runtime/otlp"},
 	} {
 		_, err := fluxloop.NewClient(tc.opt)
@@ -160,6 +160,32 @@ func TestLazyDefaultFromEnvironment(t *testing.T) {
 	}
 }
 
+// An unknown FLUXLOOP_STORAGE makes the lazily created default client fall
+// back to the file storage, in FLUXLOOP_DIR, not in ./.fluxloop.
+func TestUnknownStorageFallbackUsesDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(t.TempDir()) // where ./.fluxloop would appear
+	t.Setenv("FLUXLOOP_STORAGE", "nosuch")
+	t.Setenv("FLUXLOOP_DIR", dir)
+	prev := fluxloop.SetDefault(nil)
+	t.Cleanup(func() { fluxloop.SetDefault(prev) })
+	c := fluxloop.Default()
+	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	if cfg := c.Config(); cfg.StorageName != "file" || cfg.Dir != dir {
+		t.Fatalf("fallback config: storage %q, dir %q; want file in %s", cfg.StorageName, cfg.Dir, dir)
+	}
+	Run(context.Background(), "q")
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if lines := readLines(t, filepath.Join(dir, fluxloop.ObservationsFile)); len(lines) != 3 {
+		t.Errorf("%d observations in %s, want 3", len(lines), dir)
+	}
+	if _, err := os.Stat(fluxloop.DefaultDir); !os.IsNotExist(err) {
+		t.Errorf("the fallback wrote to ./%s: %v", fluxloop.DefaultDir, err)
+	}
+}
+
 // FLUXLOOP_ENABLED=false in a child process: nothing is written, no file is
 // created.
 func TestEnvDisabled(t *testing.T) {
@@ -184,15 +210,15 @@ func TestEnvDisabled(t *testing.T) {
 
 type nopStorage struct{ name string }
 
-func (nopStorage) Write(context.Context, fluxloop.Batch) error { return nil }
-func (nopStorage) Flush(context.Context) error                 { return nil }
-func (nopStorage) Close(context.Context) error                 { return nil }
+func (nopStorage) Write(context.Context, []fluxloop.Record) error { return nil }
+func (nopStorage) Flush(context.Context) error                    { return nil }
+func (nopStorage) Close(context.Context) error                    { return nil }
 
 func TestRegisterStorage(t *testing.T) {
 	var got fluxloop.Config
 	fluxloop.RegisterStorage("Test-NOP", func(c fluxloop.Config) (fluxloop.Storage, error) {
 		got = c
-		return nopStorage{name: c.APIURL}, nil
+		return nopStorage{name: c.ServiceName}, nil
 	})
 	c, err := fluxloop.NewClient(fluxloop.WithStorageName("test-nop"), fluxloop.WithServiceName("s"))
 	if err != nil {

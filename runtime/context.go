@@ -115,3 +115,22 @@ type traceData struct {
 	tags              []string
 	metadata          []Attr // values are slots; a later key wins
 }
+
+type clientKey struct{}
+
+// ContextWithClient returns a ctx in which the runs that start without a
+// parent observation are recorded by c instead of the default client;
+// their observations, on any goroutine, follow their root. Tests use it to
+// record into a client of their own and run in parallel (see
+// fluxlooptest.NewParallel); a program with several clients uses it to
+// route requests. The default client's enabled switch still gates
+// generated code: with FLUXLOOP_ENABLED=false nothing is recorded.
+func ContextWithClient(ctx context.Context, c *Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// boundClient returns the client ContextWithClient put in ctx, or nil.
+func boundClient(ctx context.Context) *Client {
+	c, _ := ctx.Value(clientKey{}).(*Client)
+	return c
+}

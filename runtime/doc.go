@@ -62,8 +62,10 @@
 //
 //	FLUXLOOP_ENABLED          true          false makes every traced call a near-free no-op
 //	FLUXLOOP_DIR              ./.fluxloop   directory of the file storage (alias FLUXLOOP_OFFLINE_DIR)
-//	FLUXLOOP_STORAGE          file          file, stdout, memory, http (a FluxLoop collector), otlp (after
-//	                                        importing runtime/otlp), or a name given to RegisterStorage
+//	FLUXLOOP_STORAGE          file          file, stdout, memory, http (a FluxLoop collector, after importing
+//	                                        runtime/collector, which reads FLUXLOOP_API_URL, FLUXLOOP_API_KEY
+//	                                        and FLUXLOOP_TIMEOUT), otlp (after importing runtime/otlp), or a
+//	                                        name given to RegisterStorage
 //	FLUXLOOP_SAMPLE_RATE      1             fraction of traces recorded, decided per trace from its id
 //	FLUXLOOP_CAPTURE          all           all, input, output or none: which values are recorded
 //	FLUXLOOP_MAX_FIELD_BYTES  65536         byte budget of each captured value; the rest is cut, visibly
@@ -77,9 +79,6 @@
 //	FLUXLOOP_DEBUG            false         log every storage error and drop, not just the first
 //	FLUXLOOP_SERVICE_NAME                   recorded in each trace's metadata (service_name)
 //	FLUXLOOP_ENVIRONMENT                    recorded in each trace's metadata (environment)
-//	FLUXLOOP_API_URL                        the http storage's collector (POST /api/traces, /api/traces/{id}/observations)
-//	FLUXLOOP_API_KEY                        sent as Authorization: Bearer; never logged
-//	FLUXLOOP_TIMEOUT          10s           per request of the http storage
 //
 // The queue default is larger than FluxLoop's 1000 so that a program making
 // 50,000 observations per second rides out a third of a second of storage

@@ -87,80 +87,136 @@ func spanSamples(t *testing.T, c *Client) []*Span {
 	return out
 }
 
-// The two encodings of the writer produce the same bytes.
-func TestLineEncodingMatchesRecords(t *testing.T) {
+// records fills the record of each span as the writer does.
+func records(c *Client, spans []*Span) []Record {
+	w := &writer{c: c, pcs: make(pcPositions), traceMD: staticTraceMetadata(c)}
+	out := make([]Record, len(spans))
+	for i, s := range spans {
+		w.fill(&out[i], s)
+	}
+	return out
+}
+
+// The encoder writes the same bytes whether it uses the site's cached
+// encodings or the record's fields, with a fresh or a used Encoder, and its
+// objects decode to the record's read model.
+func TestEncoderMatchesReadModel(t *testing.T) {
 	c, err := NewClient(WithStorage(NewMemoryStorage()), WithMaxFieldBytes(128), WithServiceName("svc"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Shutdown(context.Background())
-	spans := spanSamples(t, c)
-	for _, record := range []string{"", "observation"} {
-		w := &writer{c: c, pcs: make(pcPositions)}
-		for _, s := range spans {
-			line := w.appendObservationLine(nil, w.prepare(s, false), record)
-			p := w.prepare(s, true)
-			o := w.observation(p)
-			want := o.appendJSON(nil, record)
-			if !bytes.Equal(line, want) {
-				t.Errorf("%s:\nline   %s\nrecord %s", s.site.Name, line, want)
+	recs := records(c, spanSamples(t, c))
+	var used Encoder
+	for pass := range 2 {
+		for i := range recs {
+			r := &recs[i]
+			got := used.AppendObservation(nil, r)
+			plain := *r
+			plain.head, plain.mdJSON = nil, nil
+			if want := plain.AppendJSON(nil); !bytes.Equal(got, want) {
+				t.Errorf("pass %d, %s:\ncached %s\nfields %s", pass, r.Name, got, want)
 			}
-			if !json.Valid(line) {
-				t.Errorf("invalid JSON: %s", line)
+			var back Observation
+			if err := json.Unmarshal(got, &back); err != nil {
+				t.Fatalf("%v: %s", err, got)
 			}
-			if s.up == nil {
-				tl := w.appendTraceLine(nil, w.prepare(s, false), record)
-				tr := w.trace(w.prepare(s, true), &o)
-				if want := tr.appendJSON(nil, record); !bytes.Equal(tl, want) {
-					t.Errorf("trace:\nline   %s\nrecord %s", tl, want)
+			if want := r.Observation(); !sameJSON(t, back, want) {
+				t.Errorf("%s: decoded %+v\nwant %+v", r.Name, back, want)
+			}
+			if !back.StartTime.Equal(r.Start) || !back.EndTime.Equal(r.End) {
+				t.Errorf("%s: times %v %v, want %v %v", r.Name, back.StartTime, back.EndTime, r.Start, r.End)
+			}
+			if r.Root {
+				var tr Trace
+				line := used.AppendTrace(nil, r)
+				if err := json.Unmarshal(line, &tr); err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+				if want := r.TraceRecord(); !sameJSON(t, tr, want) {
+					t.Errorf("trace: decoded %+v\nwant %+v", tr, want)
 				}
 			}
 		}
 	}
 }
 
-// Observations survive a round trip through their JSON.
-func TestObservationRoundTrip(t *testing.T) {
-	c, err := NewClient(WithStorage(NewMemoryStorage()))
+// sameJSON compares two values by their encoding/json encodings.
+func sameJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var va, vb any
+	json.Unmarshal(ja, &va)
+	json.Unmarshal(jb, &vb)
+	return reflect.DeepEqual(va, vb)
+}
+
+// Times in one second reuse the cached text; others do not, across years,
+// before 1970, and outside 1..9999.
+func TestEncoderTimes(t *testing.T) {
+	var e Encoder
+	times := []time.Time{
+		time.Date(2026, 12, 1, 10, 0, 0, 5, time.UTC),
+		time.Date(2026, 12, 1, 10, 0, 0, 999999999, time.UTC),
+		time.Date(2026, 12, 1, 10, 0, 1, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 1, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 2, time.FixedZone("x", 3600)),
+		time.Date(10000, 1, 1, 0, 0, 0, 7, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 8, time.UTC),
+		time.Date(2026, 12, 1, 10, 0, 1, 123, time.FixedZone("y", -7200)),
+	}
+	for _, tm := range times {
+		got := string(e.appendTime(nil, tm))
+		want := string(appendTime(nil, tm))
+		if got != want {
+			t.Errorf("%v: %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// Record.Clone shares no memory with the record.
+func TestRecordClone(t *testing.T) {
+	c, err := NewClient(WithStorage(NewMemoryStorage()), WithServiceName("svc"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Shutdown(context.Background())
-	w := &writer{c: c, pcs: make(pcPositions)}
-	for _, s := range spanSamples(t, c) {
-		o := w.observation(w.prepare(s, true))
-		b, err := json.Marshal(o)
-		if err != nil {
-			t.Fatal(err)
+	recs := records(c, spanSamples(t, c))
+	for i := range recs {
+		r := &recs[i]
+		want := r.AppendJSON(nil)
+		cl := r.Clone()
+		for j := range r.Input {
+			r.Input[j] = 'X'
 		}
-		var back Observation
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
+		for j := range r.Output {
+			r.Output[j] = 'X'
 		}
-		b2, _ := json.Marshal(back)
-		if !bytes.Equal(b, b2) {
-			t.Errorf("round trip changed:\n%s\n%s", b, b2)
-		}
-		if !back.StartTime.Equal(o.StartTime) || back.StartTime.Location() != time.UTC {
-			t.Errorf("start time %v -> %v", o.StartTime, back.StartTime)
+		if got := cl.AppendJSON(nil); !bytes.Equal(got, want) {
+			t.Errorf("clone changed with the record:\n%s\n%s", got, want)
 		}
 	}
 }
 
 func TestStdoutStorageTagsRecords(t *testing.T) {
 	var buf bytes.Buffer
-	st := &StdoutStorage{w: &buf}
+	st := &StdoutStorage{w: &buf, enc: Encoder{tag: true}}
 	c, err := NewClient(WithStorage(st))
 	if err != nil {
 		t.Fatal(err)
 	}
 	spans := spanSamples(t, c)
 	w := &writer{c: c, pcs: make(pcPositions), pending: slices.Clone(spans)}
-	w.write(context.Background()) // the line path
+	w.write(context.Background())
 	w.pending = slices.Clone(spans)
-	if err := w.writeBatch(context.Background()); err != nil { // the record path
-		t.Fatal(err)
-	}
+	w.write(context.Background())
 	counts := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var m map[string]any

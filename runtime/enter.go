@@ -32,23 +32,13 @@ func Enter(ctx context.Context, site *Site) (c context.Context, s *Span) {
 
 //go:noinline
 func enter(ctx context.Context, site *Site) (context.Context, *Span) {
-	c := defaultClient()
-	if c.on.Load() == 0 {
-		return ctx, nil
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	parent := fromContext(ctx)
-	if parent != nil && !parent.recording {
+	s := begin(ctx, site, fromContext(ctx), nil)
+	if s == nil {
 		return ctx, nil
 	}
-	s := &Span{parent: ctx, site: site}
-	parent, ok := register(s, parent)
-	if !ok {
-		return ctx, nil
-	}
-	c.initSpan(s, parent)
 	if s.recording {
 		site.position(2) // the caller of Enter
 	}
@@ -68,19 +58,41 @@ func EnterLocal(site *Site) *Span {
 
 //go:noinline
 func enterLocal(site *Site) *Span {
-	c := defaultClient()
+	s := begin(context.Background(), site, nil, nil)
+	if s != nil && s.recording {
+		site.position(2) // the caller of EnterLocal
+	}
+	return s
+}
+
+// begin is the one way spans start (Enter, EnterLocal, Start): it picks
+// the client, registers the span as its goroutine's current one, and
+// gives it its ids and start time. parent is the observation of ctx, if
+// any; the goroutine's current observation stands in when it is nil. c is
+// the client of Client.Start, nil for the default client or the one bound
+// to ctx (ContextWithClient). It returns nil when nothing is to be
+// recorded.
+func begin(ctx context.Context, site *Site, parent *Span, c *Client) *Span {
+	if parent != nil && !parent.recording {
+		return nil // inside an unsampled trace
+	}
+	switch {
+	case parent != nil:
+		c = parent.client
+	case c == nil:
+		if c = boundClient(ctx); c == nil {
+			c = defaultClient()
+		}
+	}
 	if c.on.Load() == 0 {
 		return nil
 	}
-	s := &Span{parent: context.Background(), site: site}
-	parent, ok := register(s, nil)
+	s := &Span{parent: ctx, site: site}
+	parent, ok := register(s, parent)
 	if !ok {
 		return nil
 	}
 	c.initSpan(s, parent)
-	if s.recording {
-		site.position(2) // the caller of EnterLocal
-	}
 	return s
 }
 
@@ -151,7 +163,7 @@ func WithMetadata(key string, v any) StartOption {
 // children); methods of such spans are no-ops. The observation records the
 // file and line of the Start call in its metadata.
 func Start(ctx context.Context, name string, opts ...StartOption) (context.Context, *Span) {
-	return defaultClient().start(ctx, name, opts, 3)
+	return (*Client)(nil).start(ctx, name, opts, 3)
 }
 
 // Start is the package-level Start for this client: roots started here are
@@ -159,13 +171,13 @@ func Start(ctx context.Context, name string, opts ...StartOption) (context.Conte
 // the default client's enabled switch first: if the default client is
 // disabled, generated functions record nothing even under a span of c.)
 func (c *Client) Start(ctx context.Context, name string, opts ...StartOption) (context.Context, *Span) {
+	if c == nil {
+		return ctx, nil
+	}
 	return c.start(ctx, name, opts, 3)
 }
 
 func (c *Client) start(ctx context.Context, name string, opts []StartOption, skip int) (context.Context, *Span) {
-	if c.on.Load() == 0 {
-		return ctx, nil
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -184,12 +196,10 @@ func (c *Client) start(ctx context.Context, name string, opts []StartOption, ski
 	if runtime.Callers(skip, pcs[:]) == 1 {
 		site.pc = pcs[0]
 	}
-	s := &Span{parent: ctx, site: site}
-	parent, ok := register(s, parent)
-	if !ok {
+	s := begin(ctx, site, parent, c)
+	if s == nil {
 		return ctx, nil
 	}
-	c.initSpan(s, parent)
 	if s.recording && (len(sc.named) > 0 || len(sc.attrs) > 0) {
 		s.mu.Lock()
 		x := s.extLocked()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -169,14 +170,16 @@ func appendBatches(t testing.TB, dir string, writer, batches, perBatch int) {
 	defer st.Close(context.Background())
 	pad := bytes.Repeat([]byte("x"), 2000) // lines bigger than a pipe buffer's atomic write
 	for b := range batches {
-		var batch fluxloop.Batch
+		var batch []fluxloop.Record
 		for i := range perBatch {
-			batch.Observations = append(batch.Observations, fluxloop.Observation{
-				ID: fmt.Sprintf("%016x", writer<<32|b<<16|i), TraceID: fmt.Sprintf("%032x", writer),
+			r := fluxloop.Record{
 				Name: "w" + strconv.Itoa(writer), Type: fluxloop.TypeSpan, Level: fluxloop.LevelInfo,
-				StartTime: time.Now(), EndTime: time.Now(),
+				Start: time.Now(), End: time.Now(),
 				Input: json.RawMessage(`"` + string(pad) + `"`),
-			})
+			}
+			binary.BigEndian.PutUint64(r.ID[:], uint64(writer<<32|b<<16|i))
+			binary.BigEndian.PutUint64(r.TraceID[8:], uint64(writer))
+			batch = append(batch, r)
 		}
 		if err := st.Write(context.Background(), batch); err != nil {
 			t.Error(err)

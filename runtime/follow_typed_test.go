@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
 )
 
 // go f(...) of every shape, written as the generator writes it with the

@@ -111,7 +111,7 @@ func TestNoGrowth(t *testing.T) {
 
 type stuckStorage chan struct{}
 
-func (s stuckStorage) Write(ctx context.Context, _ Batch) error {
+func (s stuckStorage) Write(ctx context.Context, _ []Record) error {
 	select {
 	case <-s:
 	case <-ctx.Done():

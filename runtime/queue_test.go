@@ -53,7 +53,7 @@ type blocking struct {
 	obs      atomic.Int64
 }
 
-func (b *blocking) Write(ctx context.Context, batch fluxloop.Batch) error {
+func (b *blocking) Write(ctx context.Context, batch []fluxloop.Record) error {
 	b.writes.Add(1)
 	if b.honorCtx {
 		select {
@@ -64,7 +64,7 @@ func (b *blocking) Write(ctx context.Context, batch fluxloop.Batch) error {
 	} else {
 		<-b.release
 	}
-	b.obs.Add(int64(len(batch.Observations)))
+	b.obs.Add(int64(len(batch)))
 	return nil
 }
 func (b *blocking) Flush(context.Context) error { return nil }
@@ -109,10 +109,10 @@ type slow struct {
 	closed int
 }
 
-func (s *slow) Write(ctx context.Context, b fluxloop.Batch) error {
+func (s *slow) Write(ctx context.Context, b []fluxloop.Record) error {
 	time.Sleep(time.Millisecond)
 	s.mu.Lock()
-	for _, o := range b.Observations {
+	for _, o := range b {
 		s.names = append(s.names, o.Name)
 	}
 	s.mu.Unlock()
@@ -184,9 +184,9 @@ func TestFlushDeadline(t *testing.T) {
 
 type failing struct{}
 
-func (failing) Write(context.Context, fluxloop.Batch) error { return errors.New("disk full") }
-func (failing) Flush(context.Context) error                 { return nil }
-func (failing) Close(context.Context) error                 { return nil }
+func (failing) Write(context.Context, []fluxloop.Record) error { return errors.New("disk full") }
+func (failing) Flush(context.Context) error                    { return nil }
+func (failing) Close(context.Context) error                    { return nil }
 
 func TestStorageErrorsCounted(t *testing.T) {
 	quiet(t)
@@ -218,9 +218,9 @@ func TestFlushInterval(t *testing.T) {
 
 type panicking struct{}
 
-func (panicking) Write(context.Context, fluxloop.Batch) error { panic("storage bug") }
-func (panicking) Flush(context.Context) error                 { panic("storage bug") }
-func (panicking) Close(context.Context) error                 { return nil }
+func (panicking) Write(context.Context, []fluxloop.Record) error { panic("storage bug") }
+func (panicking) Flush(context.Context) error                    { panic("storage bug") }
+func (panicking) Close(context.Context) error                    { return nil }
 
 // A storage that panics costs its observations, not the program.
 func TestStoragePanicContained(t *testing.T) {

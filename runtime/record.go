@@ -2,103 +2,160 @@ package fluxloop
 
 import (
 	"cmp"
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 )
 
-// The writer turns a finished span into records in one of two ways, with the
-// same content: JSON lines appended straight to a buffer for the built-in
-// line storages (file, stdout), which is several times faster, or Observation
-// and Trace values for every other Storage. Both start from parts.
+// The writer turns each finished span into one Record (rec.go), the only
+// form storages receive; the JSONL storages encode it with an Encoder
+// (encode_record.go). What does not change between the calls of one
+// function, the encoded type and name, the parameters' keys and whether the
+// redactor masks them, the position's metadata, is computed once per Site.
 
-// parts is what both encodings need from one span.
-type parts struct {
-	s         *Span
-	x         *spanExt // nil when the span has no extra data
-	pos       *sitePos // nil when unknown
-	in, out   []byte   // encoded input object and output, nil when absent
-	truncated bool
-	md        []mdEntry // metadata, sorted by key, unless mdCached
-	mdCached  bool      // the metadata is just pos's code.filepath and code.lineno
+// siteEnc is a Site's cached encoding.
+type siteEnc struct {
+	head   []byte   // `,"type":…,"name":…`
+	keys   [][]byte // `"name":` of each parameter
+	secret []bool   // the default redactor masks parameter i
 }
 
-type mdEntry struct {
-	key string
-	v   any // slot for captured values
+// encoding returns s's cached encoding, making it on first use. Sites made
+// by Start live for one span: theirs is made and not kept.
+func (s *Site) encoding() *siteEnc {
+	if e := s.enc.Load(); e != nil {
+		return e
+	}
+	e := &siteEnc{head: appendHead(nil, s.typ(), s.Name)}
+	if len(s.Params) > 0 {
+		e.keys = make([][]byte, len(s.Params))
+		e.secret = make([]bool, len(s.Params))
+		for i, p := range s.Params {
+			e.keys[i] = append(appendString(nil, p), ':')
+			e.secret[i] = IsSecretKey(p)
+		}
+	}
+	if s.pc == 0 {
+		s.enc.CompareAndSwap(nil, e)
+	}
+	return e
 }
 
-// prepare fills w.p from s. The input and output bytes live in w.arena until
-// the next batch when retain is false; when retain is true they are handed to
-// records and never overwritten.
-func (w *writer) prepare(s *Span, retain bool) *parts {
-	p := &w.p
+func appendHead(b []byte, typ ObservationType, name string) []byte {
+	b = append(b, `,"type":`...)
+	b = appendString(b, string(typ))
+	b = append(b, `,"name":`...)
+	return appendString(b, name)
+}
+
+// fill makes r the record of the finished span s. Input and output bytes go
+// to w.arena and metadata to w.fields, which the records of one batch
+// share until the storage's Write returns.
+func (w *writer) fill(r *Record, s *Span) {
 	s.mu.Lock() // pairs with the mutators' locks: ext is final once the span ended
 	x := s.ext
 	s.mu.Unlock()
-	*p = parts{s: s, x: x, md: p.md[:0]}
-	p.pos = s.site.pos.Load()
-	if p.pos == nil && s.site.pc != 0 {
-		p.pos = w.pcs.lookup(s.site.pc)
+	pos := s.site.pos.Load()
+	if pos == nil && s.site.pc != 0 {
+		pos = w.pcs.lookup(s.site.pc)
 	}
-	if p.pos != nil && p.pos.file == "" {
-		p.pos = nil
+	if pos != nil && pos.file == "" {
+		pos = nil
 	}
-	if retain {
-		w.arena = nil // the previous arena belongs to records now
+	enc := s.site.encoding()
+	*r = Record{
+		ID:    idBytes(s.id),
+		Root:  s.up == nil,
+		Type:  s.site.typ(),
+		Name:  s.site.Name,
+		Start: s.start,
+		End:   s.start.Add(s.dur),
+		Level: LevelInfo,
+		head:  enc.head,
 	}
+	binary.BigEndian.PutUint64(r.TraceID[:8], s.traceHi)
+	binary.BigEndian.PutUint64(r.TraceID[8:], s.traceLo)
+	if parent := s.parentID(); parent != 0 {
+		r.ParentID = idBytes(parent)
+	}
+	truncated := false
 	start := len(w.arena)
 	var ok bool
-	w.arena, ok = w.appendInput(w.arena, p)
+	w.arena, ok = w.appendInput(w.arena, s, x, enc, &truncated)
 	if ok {
-		p.in = w.arena[start:len(w.arena):len(w.arena)]
+		r.Input = w.arena[start:len(w.arena):len(w.arena)]
 	}
 	start = len(w.arena)
-	w.arena, ok = w.appendOutput(w.arena, p)
+	w.arena, ok = w.appendOutput(w.arena, s, x, &truncated)
 	if ok {
-		p.out = w.arena[start:len(w.arena):len(w.arena)]
+		r.Output = w.arena[start:len(w.arena):len(w.arena)]
 	}
-	if x != nil || p.truncated || p.pos == nil {
-		p.md = w.metadata(p)
+	if x != nil {
+		if x.hasErr {
+			r.Error = x.err
+			r.Level = LevelError
+		}
+		r.StatusMessage = x.status
+		if x.hasUsage {
+			r.Model = x.usage.Model
+			r.PromptTokens = x.usage.PromptTokens
+			r.CompletionTokens = x.usage.CompletionTokens
+		}
+	}
+	if x == nil && !truncated && pos != nil {
+		r.Metadata, r.mdJSON = pos.fields, pos.mdJSON
 	} else {
-		p.mdCached = true
+		r.Metadata = w.metadata(pos, x, truncated)
 	}
-	return p
+	if r.Root {
+		r.Trace = w.traceFields(x)
+	}
 }
 
-// metadata lists the observation's metadata, sorted by key, later entries
+func idBytes(id uint64) (b [8]byte) {
+	binary.BigEndian.PutUint64(b[:], id)
+	return b
+}
+
+// metadata lists an observation's metadata, sorted by key, later entries
 // winning over earlier ones with the same key.
-func (w *writer) metadata(p *parts) []mdEntry {
-	md := p.md[:0]
-	if p.pos != nil {
-		md = append(md, mdEntry{"code.filepath", p.pos.file}, mdEntry{"code.lineno", p.pos.lineMD})
+func (w *writer) metadata(pos *sitePos, x *spanExt, truncated bool) []Field {
+	start := len(w.fields)
+	md := w.fields
+	if pos != nil {
+		md = append(md, pos.fields...)
 	}
-	if x := p.x; x != nil {
+	if x != nil {
 		for _, a := range x.attrs {
 			v, _ := a.Value.(slot)
 			v, tr := w.limit(w.c.redact.key(a.Key, v))
-			p.truncated = p.truncated || tr
-			md = append(md, mdEntry{a.Key, v})
+			truncated = truncated || tr
+			md = append(md, Field{a.Key, v.goValue()})
 		}
 		if x.hasErr {
-			md = append(md, mdEntry{"error_type", x.errType})
+			md = append(md, Field{"error_type", x.errType})
 			if x.stack != "" {
-				md = append(md, mdEntry{"traceback", x.stack})
+				md = append(md, Field{"traceback", x.stack})
 			}
 		}
 	}
-	if p.truncated {
-		md = append(md, mdEntry{"fluxloop.truncated", true})
+	if truncated {
+		md = append(md, Field{"fluxloop.truncated", true})
 	}
-	return sortEntries(md)
+	w.fields = md
+	return sortFields(md[start:len(md):len(md)])
 }
 
-// sortEntries sorts by key, keeping the last of equal keys.
-func sortEntries(md []mdEntry) []mdEntry {
-	slices.SortStableFunc(md, func(a, b mdEntry) int { return cmp.Compare(a.key, b.key) })
+// sortFields sorts by key, keeping the last of equal keys.
+func sortFields(md []Field) []Field {
+	if len(md) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(md, func(a, b Field) int { return cmp.Compare(a.Key, b.Key) })
 	out := md[:0]
 	for i, e := range md {
-		if i+1 < len(md) && md[i+1].key == e.key {
+		if i+1 < len(md) && md[i+1].Key == e.Key {
 			continue
 		}
 		out = append(out, e)
@@ -106,245 +163,43 @@ func sortEntries(md []mdEntry) []mdEntry {
 	return out
 }
 
-func appendEntries(b []byte, md []mdEntry) []byte {
-	b = append(b, '{')
-	for i, e := range md {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, e.key)
-		b = append(b, ':')
-		b = appendAny(b, e.v)
+// traceFields makes a root's trace fields.
+func (w *writer) traceFields(x *spanExt) TraceFields {
+	if x == nil || x.trace == nil {
+		return TraceFields{Metadata: w.traceMD}
 	}
-	return append(b, '}')
+	td := x.trace
+	start := len(w.fields)
+	md := append(w.fields, w.traceMD...)
+	for _, a := range td.metadata {
+		v, _ := a.Value.(slot)
+		v, _ = w.limit(w.c.redact.key(a.Key, v))
+		md = append(md, Field{a.Key, v.goValue()})
+	}
+	w.fields = md
+	return TraceFields{
+		Metadata:  sortFields(md[start:len(md):len(md)]),
+		Tags:      td.tags,
+		SessionID: td.sessionID,
+		UserID:    td.userID,
+	}
 }
 
-func entriesMap(md []mdEntry) map[string]any {
-	if len(md) == 0 {
-		return nil
-	}
-	m := make(map[string]any, len(md))
-	for _, e := range md {
-		if v, ok := e.v.(slot); ok {
-			m[e.key] = v.goValue()
-		} else {
-			m[e.key] = e.v
-		}
-	}
-	return m
-}
-
-// appendObservationLine appends the observation's JSON object, exactly as
-// Observation.AppendJSON would encode the record observation(p) makes.
-func (w *writer) appendObservationLine(b []byte, p *parts, record string) []byte {
-	s, x := p.s, p.x
-	b = append(b, '{')
-	if record != "" {
-		b = append(b, `"record":`...)
-		b = appendString(b, record)
-		b = append(b, ',')
-	}
-	b = append(b, `"id":"`...)
-	b = appendHex64(b, s.id)
-	b = append(b, `","trace_id":"`...)
-	b = appendTraceID(b, s.traceHi, s.traceLo)
-	b = append(b, '"')
-	if parent := s.parentID(); parent != 0 {
-		b = append(b, `,"parent_observation_id":"`...)
-		b = appendHex64(b, parent)
-		b = append(b, '"')
-	}
-	b = append(b, `,"type":`...)
-	b = appendString(b, string(s.site.typ()))
-	b = append(b, `,"name":`...)
-	b = appendString(b, s.site.Name)
-	b = append(b, `,"start_time":`...)
-	b = appendTime(b, s.start)
-	b = append(b, `,"end_time":`...)
-	b = appendTime(b, s.start.Add(s.dur))
-	if p.in != nil {
-		b = append(b, `,"input":`...)
-		b = append(b, p.in...)
-	}
-	if p.out != nil {
-		b = append(b, `,"output":`...)
-		b = append(b, p.out...)
-	}
-	level := LevelInfo
-	if x != nil && x.hasErr {
-		level = LevelError
-		if x.err != "" {
-			b = append(b, `,"error":`...)
-			b = appendString(b, x.err)
-		}
-	}
-	b = append(b, `,"level":`...)
-	b = appendString(b, string(level))
-	if x != nil && x.status != "" {
-		b = append(b, `,"status_message":`...)
-		b = appendString(b, x.status)
-	}
-	switch {
-	case p.mdCached:
-		b = append(b, `,"metadata":`...)
-		b = append(b, p.pos.mdJSON...)
-	case len(p.md) > 0:
-		b = append(b, `,"metadata":`...)
-		b = appendEntries(b, p.md)
-	}
-	if x != nil && x.hasUsage {
-		u := x.usage
-		if u.Model != "" {
-			b = append(b, `,"model":`...)
-			b = appendString(b, u.Model)
-		}
-		b = appendIntField(b, `,"prompt_tokens":`, u.PromptTokens)
-		b = appendIntField(b, `,"completion_tokens":`, u.CompletionTokens)
-		b = appendIntField(b, `,"total_tokens":`, u.PromptTokens+u.CompletionTokens)
-	}
-	return append(b, '}')
-}
-
-// observation makes the Observation record of p.
-func (w *writer) observation(p *parts) Observation {
-	s, x := p.s, p.x
-	o := Observation{
-		ID:        hex64(s.id),
-		TraceID:   string(appendTraceID(make([]byte, 0, 32), s.traceHi, s.traceLo)),
-		Type:      s.site.typ(),
-		Name:      s.site.Name,
-		StartTime: s.start.UTC(),
-		EndTime:   s.start.Add(s.dur).UTC(),
-		Input:     p.in,
-		Output:    p.out,
-		Level:     LevelInfo,
-	}
-	if parent := s.parentID(); parent != 0 {
-		o.ParentObservationID = hex64(parent)
-	}
-	if p.mdCached {
-		o.Metadata = map[string]any{"code.filepath": p.pos.file, "code.lineno": p.pos.lineMD}
-	} else {
-		o.Metadata = entriesMap(p.md)
-	}
-	if x != nil {
-		if x.hasErr {
-			o.Error = x.err
-			o.Level = LevelError
-		}
-		o.StatusMessage = x.status
-		if x.hasUsage {
-			o.Model = x.usage.Model
-			o.PromptTokens = x.usage.PromptTokens
-			o.CompletionTokens = x.usage.CompletionTokens
-			o.TotalTokens = x.usage.PromptTokens + x.usage.CompletionTokens
-		}
-	}
-	return o
-}
-
-// traceMetadata lists the trace's metadata, sorted by key.
-func (w *writer) traceMetadata(p *parts) []mdEntry {
-	c := w.c
-	var md []mdEntry
-	if c.cfg.ServiceName != "" {
-		md = append(md, mdEntry{"service_name", c.cfg.ServiceName})
-	}
+// staticTraceMetadata is the trace metadata every run of client c has.
+func staticTraceMetadata(c *Client) []Field {
+	var md []Field
 	if c.cfg.Environment != "" {
-		md = append(md, mdEntry{"environment", c.cfg.Environment})
+		md = append(md, Field{"environment", c.cfg.Environment})
 	}
-	if p.x != nil && p.x.trace != nil {
-		for _, a := range p.x.trace.metadata {
-			v, _ := a.Value.(slot)
-			v, _ = w.limit(c.redact.key(a.Key, v))
-			md = append(md, mdEntry{a.Key, v})
-		}
+	if c.cfg.ServiceName != "" {
+		md = append(md, Field{"service_name", c.cfg.ServiceName})
 	}
-	return sortEntries(md)
-}
-
-// appendTraceLine appends the JSON object of a root's trace, exactly as
-// Trace.AppendJSON would encode the record trace(p) makes.
-func (w *writer) appendTraceLine(b []byte, p *parts, record string) []byte {
-	s, x := p.s, p.x
-	b = append(b, '{')
-	if record != "" {
-		b = append(b, `"record":`...)
-		b = appendString(b, record)
-		b = append(b, ',')
-	}
-	b = append(b, `"id":"`...)
-	b = appendTraceID(b, s.traceHi, s.traceLo)
-	b = append(b, `","name":`...)
-	b = appendString(b, s.site.Name)
-	b = append(b, `,"start_time":`...)
-	b = appendTime(b, s.start)
-	b = append(b, `,"end_time":`...)
-	b = appendTime(b, s.start.Add(s.dur))
-	if p.in != nil {
-		b = append(b, `,"input":`...)
-		b = append(b, p.in...)
-	}
-	if p.out != nil {
-		b = append(b, `,"output":`...)
-		b = append(b, p.out...)
-	}
-	if x != nil && x.hasErr && x.err != "" {
-		b = append(b, `,"error":`...)
-		b = appendString(b, x.err)
-	}
-	if md := w.traceMetadata(p); len(md) > 0 {
-		b = append(b, `,"metadata":`...)
-		b = appendEntries(b, md)
-	}
-	if x != nil && x.trace != nil {
-		td := x.trace
-		if len(td.tags) > 0 {
-			b = append(b, `,"tags":[`...)
-			for i, tag := range td.tags {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = appendString(b, tag)
-			}
-			b = append(b, ']')
-		}
-		if td.sessionID != "" {
-			b = append(b, `,"session_id":`...)
-			b = appendString(b, td.sessionID)
-		}
-		if td.userID != "" {
-			b = append(b, `,"user_id":`...)
-			b = appendString(b, td.userID)
-		}
-	}
-	return append(b, '}')
-}
-
-// trace makes the Trace record of a root.
-func (w *writer) trace(p *parts, o *Observation) Trace {
-	t := Trace{
-		ID:        o.TraceID,
-		Name:      o.Name,
-		StartTime: o.StartTime,
-		EndTime:   o.EndTime,
-		Input:     o.Input,
-		Output:    o.Output,
-		Error:     o.Error,
-		Metadata:  entriesMap(w.traceMetadata(p)),
-	}
-	if x := p.x; x != nil && x.trace != nil {
-		t.Tags = slices.Clone(x.trace.tags)
-		t.SessionID = x.trace.sessionID
-		t.UserID = x.trace.userID
-	}
-	return t
+	return md
 }
 
 // appendInput appends the span's inputs as a JSON object; ok is false (and b
 // unchanged) when it has none.
-func (w *writer) appendInput(b []byte, p *parts) (_ []byte, ok bool) {
-	s, x := p.s, p.x
+func (w *writer) appendInput(b []byte, s *Span, x *spanExt, enc *siteEnc, truncated *bool) (_ []byte, ok bool) {
 	n := int(s.nin)
 	var more []slot
 	var named []namedValue
@@ -354,60 +209,80 @@ func (w *writer) appendInput(b []byte, p *parts) (_ []byte, ok bool) {
 	if n == 0 && len(more) == 0 && len(named) == 0 {
 		return b, false
 	}
-	params := s.site.Params
+	r := &w.c.redact
 	b = append(b, '{')
 	first := true
-	field := func(name string, v slot) {
+	for i := 0; i < n+len(more); i++ {
+		var v slot
+		if i < n {
+			v = s.inline(i)
+		} else {
+			v = more[i-n]
+		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		v, tr := w.limit(w.c.redact.key(name, v))
-		p.truncated = p.truncated || tr
-		b = appendString(b, name)
-		b = append(b, ':')
-		b = appendValue(b, &v)
-	}
-	for i := 0; i < n+len(more); i++ {
-		var name string
-		if i < len(params) {
-			name = params[i]
+		if i < len(enc.keys) {
+			b = append(b, enc.keys[i]...)
+			switch {
+			case v.kind < kindString && !r.custom && !enc.secret[i]:
+				b = appendValue(b, &v) // a number or a bool: nothing to redact or cut
+				continue
+			case r.custom:
+				v = r.key(s.site.Params[i], v)
+			case enc.secret[i]:
+				v = slot{kind: kindString, s: Masked}
+			default:
+				v = r.nested(v)
+			}
 		} else {
-			name = "arg" + strconv.Itoa(i)
+			name := "arg" + strconv.Itoa(i)
+			b = appendString(b, name)
+			b = append(b, ':')
+			v = r.key(name, v)
 		}
-		if i < n {
-			field(name, s.inline(i))
-		} else {
-			field(name, more[i-n])
-		}
+		b = w.appendLimited(b, v, truncated)
 	}
 	for _, nv := range named {
-		field(nv.name, nv.v)
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, nv.name)
+		b = append(b, ':')
+		b = w.appendLimited(b, r.key(nv.name, nv.v), truncated)
 	}
 	return append(b, '}'), true
 }
 
+func (w *writer) appendLimited(b []byte, v slot, truncated *bool) []byte {
+	v, tr := w.limit(v)
+	if tr {
+		*truncated = true
+	}
+	return appendValue(b, &v)
+}
+
 // appendOutput appends the span's output; ok is false (and b unchanged) when
 // it has none.
-func (w *writer) appendOutput(b []byte, p *parts) (_ []byte, ok bool) {
-	s, x := p.s, p.x
-	one := func(v slot) {
-		v, tr := w.limit(w.c.redact.nested(v))
-		p.truncated = p.truncated || tr
-		b = appendValue(b, &v)
-	}
+func (w *writer) appendOutput(b []byte, s *Span, x *spanExt, truncated *bool) (_ []byte, ok bool) {
+	r := &w.c.redact
 	switch {
+	case s.nout == 1 && (x == nil || !x.hasOutput) && s.kinds[outSlot] < kindString:
+		v := s.inline(outSlot)
+		b = appendValue(b, &v)
 	case x != nil && x.hasOutput:
-		one(x.output)
+		b = w.appendLimited(b, r.nested(x.output), truncated)
 	case s.nout == 1:
-		one(s.inline(outSlot))
+		b = w.appendLimited(b, r.nested(s.inline(outSlot)), truncated)
 	case s.nout > 1:
 		b = append(b, '[')
-		one(s.inline(outSlot))
+		b = w.appendLimited(b, r.nested(s.inline(outSlot)), truncated)
 		if x != nil {
 			for _, v := range x.moreOut {
 				b = append(b, ',')
-				one(v)
+				b = w.appendLimited(b, r.nested(v), truncated)
 			}
 		}
 		b = append(b, ']')

@@ -31,7 +31,8 @@ type Site struct {
 	Offset int
 
 	pos atomic.Pointer[sitePos]
-	pc  uintptr // for Start: the caller's pc, resolved by the writer
+	enc atomic.Pointer[siteEnc] // the writer's cached encoding (record.go)
+	pc  uintptr                 // for Start: the caller's pc, resolved by the writer
 }
 
 func (s *Site) typ() ObservationType {
@@ -46,13 +47,13 @@ func (s *Site) typ() ObservationType {
 type sitePos struct {
 	file   string
 	line   int
-	lineMD any    // line as a metadata value (int)
-	mdJSON []byte // {"code.filepath":...,"code.lineno":...}
+	fields []Field // code.filepath and code.lineno
+	mdJSON []byte  // fields as a JSON object
 }
 
 func newSitePos(file string, line int) *sitePos {
-	p := &sitePos{file: file, line: line, lineMD: line}
-	p.mdJSON = appendEntries(nil, []mdEntry{{"code.filepath", file}, {"code.lineno", line}})
+	p := &sitePos{file: file, line: line, fields: []Field{{"code.filepath", file}, {"code.lineno", line}}}
+	p.mdJSON = appendFields(nil, p.fields)
 	return p
 }
 

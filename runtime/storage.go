@@ -13,34 +13,17 @@ import (
 // traced program's path, so a Storage may block (the writer's queue absorbs
 // the wait, then drops and counts).
 //
-// Write gets the records in the order observations ended; a Batch's slices
-// are reused after Write returns, so a Storage that keeps records must copy
-// the slices (the records' own fields are not reused). Flush makes written
-// records durable or visible (Client.Flush calls it). Close flushes and
-// releases resources; the client calls it once, on Shutdown. Errors are
-// counted in Stats and logged, never returned to the traced program.
+// Write gets the records in the order observations ended. The records and
+// the memory they point to are reused after Write returns, so a Storage
+// that keeps records copies them (Record.Clone, or Record.Observation and
+// Record.TraceRecord). Flush makes written records durable or visible
+// (Client.Flush calls it). Close flushes and releases resources; the client
+// calls it once, on Shutdown. Errors are counted in Stats and logged, never
+// returned to the traced program.
 type Storage interface {
-	Write(ctx context.Context, b Batch) error
+	Write(ctx context.Context, records []Record) error
 	Flush(ctx context.Context) error
 	Close(ctx context.Context) error
-}
-
-// Batch is a group of records for Storage.Write.
-type Batch struct {
-	Observations []Observation
-	// Traces holds one record per root observation in Observations.
-	Traces []Trace
-}
-
-// lineStorage is implemented by the built-in storages that write JSON lines
-// (file, stdout): the writer then encodes spans straight into lines, with the
-// same content as the records' AppendJSON, skipping the Observation values.
-type lineStorage interface {
-	Storage
-	// writeLines writes whole lines of observations and of traces.
-	writeLines(ctx context.Context, observations, traces []byte) error
-	// tagRecords reports whether lines start with a "record" field.
-	tagRecords() bool
 }
 
 // StorageFactory builds a storage from a client's Config.
@@ -58,8 +41,10 @@ var storages = struct {
 // RegisterStorage makes a storage selectable by name with FLUXLOOP_STORAGE or
 // WithStorageName, like database/sql drivers: a package providing a storage
 // calls it from init. Registering a name twice replaces the factory. The
-// names "file", "stdout", "memory" and "http" are built in; "otlp" is
-// registered by importing github.com/fluxloop/fluxloop-go/runtime/otlp.
+// names "file", "stdout" and "memory" are built in; "http" (the FluxLoop
+// collector) is registered by importing
+// github.com/fluxloop/fluxloop-go/runtime/collector, and "otlp" by importing
+// github.com/fluxloop/fluxloop-go/runtime/otlp.
 func RegisterStorage(name string, factory StorageFactory) {
 	name = strings.ToLower(name)
 	if name == "" || factory == nil {
@@ -88,8 +73,11 @@ func newStorage(c Config) (Storage, error) {
 	if f == nil {
 		slices.Sort(names)
 		hint := ""
-		if name == "otlp" {
+		switch name {
+		case "otlp":
 			hint = ` (import _ "github.com/fluxloop/fluxloop-go/runtime/otlp" to register it)`
+		case "http":
+			hint = ` (import _ "github.com/fluxloop/fluxloop-go/runtime/collector" to register it)`
 		}
 		return nil, fmt.Errorf("fluxloop: unknown storage %q%s: registered storages are %s", name, hint, strings.Join(names, ", "))
 	}

@@ -26,6 +26,7 @@ type FileStorage struct {
 	mu     sync.Mutex
 	obs    *os.File
 	traces *os.File
+	enc    Encoder
 	buf    []byte
 }
 
@@ -38,45 +39,33 @@ func NewFileStorage(dir string) *FileStorage {
 // Dir returns the storage's directory.
 func (f *FileStorage) Dir() string { return f.dir }
 
-// Write appends the batch's observations and traces.
-func (f *FileStorage) Write(ctx context.Context, b Batch) error {
+// Write appends the records' observations and, for roots, traces.
+func (f *FileStorage) Write(ctx context.Context, records []Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	buf := f.buf[:0]
-	for i := range b.Observations {
-		buf = b.Observations[i].AppendJSON(buf)
+	for i := range records {
+		buf = f.enc.AppendObservation(buf, &records[i])
 		buf = append(buf, '\n')
 	}
 	n := len(buf)
-	for i := range b.Traces {
-		buf = b.Traces[i].AppendJSON(buf)
-		buf = append(buf, '\n')
+	for i := range records {
+		if records[i].Root {
+			buf = f.enc.AppendTrace(buf, &records[i])
+			buf = append(buf, '\n')
+		}
 	}
 	f.buf = shrink(buf)
-	return f.writeLinesLocked(buf[:n], buf[n:])
-}
-
-func (f *FileStorage) writeLines(_ context.Context, observations, traces []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.writeLinesLocked(observations, traces)
-}
-
-func (f *FileStorage) writeLinesLocked(observations, traces []byte) error {
-	if len(observations) > 0 {
-		if err := f.append(&f.obs, ObservationsFile, observations); err != nil {
+	if n > 0 {
+		if err := f.append(&f.obs, ObservationsFile, buf[:n]); err != nil {
 			return err
 		}
 	}
-	if len(traces) > 0 {
-		if err := f.append(&f.traces, TracesFile, traces); err != nil {
-			return err
-		}
+	if len(buf) > n {
+		return f.append(&f.traces, TracesFile, buf[n:])
 	}
 	return nil
 }
-
-func (f *FileStorage) tagRecords() bool { return false }
 
 func (f *FileStorage) append(fp **os.File, name string, data []byte) error {
 	if *fp == nil {

@@ -18,11 +18,16 @@ type MemoryStorage struct {
 // NewMemoryStorage returns an empty memory storage.
 func NewMemoryStorage() *MemoryStorage { return &MemoryStorage{} }
 
-// Write keeps a copy of the batch's records.
-func (m *MemoryStorage) Write(_ context.Context, b Batch) error {
+// Write keeps a copy of the records, as Observation and Trace values.
+func (m *MemoryStorage) Write(_ context.Context, records []Record) error {
 	m.mu.Lock()
-	m.obs = append(m.obs, b.Observations...)
-	m.traces = append(m.traces, b.Traces...)
+	for i := range records {
+		r := &records[i]
+		m.obs = append(m.obs, r.Observation())
+		if r.Root {
+			m.traces = append(m.traces, r.TraceRecord())
+		}
+	}
 	m.mu.Unlock()
 	return nil
 }

@@ -14,40 +14,32 @@ import (
 type StdoutStorage struct {
 	mu  sync.Mutex
 	w   io.Writer
+	enc Encoder
 	buf []byte
 }
 
 // NewStdoutStorage returns a storage writing to os.Stdout.
-func NewStdoutStorage() *StdoutStorage { return &StdoutStorage{w: os.Stdout} }
+func NewStdoutStorage() *StdoutStorage { return &StdoutStorage{w: os.Stdout, enc: Encoder{tag: true}} }
 
-// Write writes the batch with one write call.
-func (s *StdoutStorage) Write(_ context.Context, b Batch) error {
+// Write writes the records with one write call.
+func (s *StdoutStorage) Write(_ context.Context, records []Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	buf := s.buf[:0]
-	for i := range b.Observations {
-		buf = b.Observations[i].appendJSON(buf, "observation")
+	for i := range records {
+		buf = s.enc.AppendObservation(buf, &records[i])
 		buf = append(buf, '\n')
 	}
-	for i := range b.Traces {
-		buf = b.Traces[i].appendJSON(buf, "trace")
-		buf = append(buf, '\n')
+	for i := range records {
+		if records[i].Root {
+			buf = s.enc.AppendTrace(buf, &records[i])
+			buf = append(buf, '\n')
+		}
 	}
 	s.buf = shrink(buf)
 	_, err := s.w.Write(buf)
 	return err
 }
-
-func (s *StdoutStorage) writeLines(_ context.Context, observations, traces []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	buf := append(append(s.buf[:0], observations...), traces...)
-	s.buf = shrink(buf)
-	_, err := s.w.Write(buf)
-	return err
-}
-
-func (s *StdoutStorage) tagRecords() bool { return true }
 
 // Flush does nothing: writes are not buffered.
 func (s *StdoutStorage) Flush(context.Context) error { return nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -18,7 +19,7 @@ const pollInterval = 5 * time.Millisecond
 // in batches. It is the only goroutine that calls the storage.
 func (c *Client) run() {
 	defer close(c.done)
-	w := &writer{c: c, pcs: make(pcPositions)}
+	w := &writer{c: c, pcs: make(pcPositions), traceMD: staticTraceMetadata(c)}
 	ticker := time.NewTicker(c.cfg.FlushInterval)
 	defer ticker.Stop()
 	poll := time.NewTimer(pollInterval)
@@ -107,12 +108,11 @@ func (w *writer) shutdown() {
 type writer struct {
 	c       *Client
 	pending []*Span
-	batch   Batch
+	records []Record // of the pending spans, reused between batches
 	pcs     pcPositions
-	p       parts
-	arena   []byte // input and output bytes of the records being made
-	obsBuf  []byte // JSON lines for a lineStorage
-	trBuf   []byte
+	arena   []byte  // input and output bytes of the records
+	fields  []Field // metadata of the records
+	traceMD []Field // the metadata every trace of the client has
 }
 
 func (w *writer) add(ctx context.Context, s *Span) {
@@ -152,47 +152,29 @@ func (w *writer) drain(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// write converts the pending spans and writes them as one batch.
+// write converts the pending spans to records and writes them as one
+// batch.
 func (w *writer) write(ctx context.Context) {
 	if len(w.pending) == 0 {
 		return
 	}
 	n := uint64(len(w.pending))
-	var err error
-	if ls, ok := w.c.storage.(lineStorage); ok {
-		err = w.writeLines(ctx, ls)
-	} else {
-		err = guard("Write", func() error { return w.writeBatch(ctx) })
+	w.records = slices.Grow(w.records[:0], len(w.pending))[:len(w.pending)]
+	w.arena, w.fields = w.arena[:0], w.fields[:0]
+	for i, s := range w.pending {
+		w.fill(&w.records[i], s)
 	}
+	err := guard("Write", func() error { return w.c.storage.Write(ctx, w.records) })
 	clear(w.pending) // let the spans go
 	w.pending = w.pending[:0]
+	clear(w.records) // and what the records point to
+	w.arena, w.fields = shrink(w.arena), shrinkFields(w.fields)
 	if err != nil {
 		w.c.failed.Add(n)
 		w.c.logError(err)
 	} else {
 		w.c.written.Add(n)
 	}
-}
-
-// writeLines encodes the pending spans straight into JSON lines.
-func (w *writer) writeLines(ctx context.Context, ls lineStorage) error {
-	record, tr := "", ""
-	if ls.tagRecords() {
-		record, tr = "observation", "trace"
-	}
-	obs, traces := w.obsBuf[:0], w.trBuf[:0]
-	for _, s := range w.pending {
-		w.arena = w.arena[:0]
-		p := w.prepare(s, false)
-		obs = w.appendObservationLine(obs, p, record)
-		obs = append(obs, '\n')
-		if s.up == nil {
-			traces = w.appendTraceLine(traces, p, tr)
-			traces = append(traces, '\n')
-		}
-	}
-	w.obsBuf, w.trBuf = shrink(obs), shrink(traces)
-	return ls.writeLines(ctx, obs, traces)
 }
 
 // shrink drops a buffer that a burst made huge.
@@ -203,24 +185,12 @@ func shrink(b []byte) []byte {
 	return b
 }
 
-// writeBatch makes Observation and Trace records and hands them to the
-// storage.
-func (w *writer) writeBatch(ctx context.Context) error {
-	b := &w.batch
-	b.Observations = b.Observations[:0]
-	b.Traces = b.Traces[:0]
-	for _, s := range w.pending {
-		p := w.prepare(s, true)
-		b.Observations = append(b.Observations, w.observation(p))
-		if s.up == nil {
-			b.Traces = append(b.Traces, w.trace(p, &b.Observations[len(b.Observations)-1]))
-		}
+func shrinkFields(fs []Field) []Field {
+	clear(fs)
+	if cap(fs) > 1<<14 {
+		return nil
 	}
-	w.arena = nil
-	err := w.c.storage.Write(ctx, *b)
-	clear(b.Observations) // let the records' memory go
-	clear(b.Traces)
-	return err
+	return fs
 }
 
 // guard runs a storage call, turning a panic into an error so that a faulty

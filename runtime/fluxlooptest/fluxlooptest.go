@@ -5,7 +5,23 @@
 // sampled, tracing enabled whatever the environment says) and restores the
 // previous default client when the test ends. Because it replaces the
 // process-wide default client, tests that use it must not run in parallel
-// with each other (no t.Parallel).
+// with each other.
+//
+// NewParallel records through a client bound to the test instead: runs
+// started from the recorder's Context (or a ctx passed through Bind) are
+// recorded by it, wherever their goroutines go, and the default client is
+// left alone, so such tests may call t.Parallel:
+//
+//	func TestAgentParallel(t *testing.T) {
+//		t.Parallel()
+//		rec := fluxlooptest.NewParallel(t)
+//		myapp.Run(rec.Context(), "hello")
+//		rec.MustGet("Run")
+//	}
+//
+// A traced function without a context.Context parameter, called at the top
+// of a test, starts its run on the default client: call it from inside a
+// traced function, or use New.
 //
 //	func TestAgent(t *testing.T) {
 //		rec := fluxlooptest.New(t)
@@ -46,6 +62,43 @@ type Recorder struct {
 // previous default client restored in t.Cleanup.
 func New(t testing.TB, opts ...fluxloop.Option) *Recorder {
 	t.Helper()
+	r := newRecorder(t, opts)
+	prev := fluxloop.SetDefault(r.client)
+	t.Cleanup(func() {
+		if prev != nil {
+			fluxloop.SetDefault(prev)
+		}
+	})
+	return r
+}
+
+// NewParallel returns a recorder whose client is bound to the test, not
+// installed as the default client: it records the runs started from
+// Context or from a ctx passed through Bind (see fluxloop.ContextWithClient),
+// so tests using it may run in parallel. opts are applied as for New; the
+// client is shut down in t.Cleanup.
+func NewParallel(t testing.TB, opts ...fluxloop.Option) *Recorder {
+	t.Helper()
+	return newRecorder(t, opts)
+}
+
+// Context returns a ctx bound to the recorder's client, done when the test
+// ends: runs started from it are recorded by the recorder.
+func (r *Recorder) Context() context.Context {
+	ctx := context.Background()
+	if c, ok := r.t.(interface{ Context() context.Context }); ok {
+		ctx = c.Context()
+	}
+	return r.Bind(ctx)
+}
+
+// Bind returns ctx bound to the recorder's client (fluxloop.ContextWithClient).
+func (r *Recorder) Bind(ctx context.Context) context.Context {
+	return fluxloop.ContextWithClient(ctx, r.client)
+}
+
+func newRecorder(t testing.TB, opts []fluxloop.Option) *Recorder {
+	t.Helper()
 	mem := fluxloop.NewMemoryStorage()
 	all := append([]fluxloop.Option{
 		fluxloop.WithEnabled(true),
@@ -57,15 +110,11 @@ func New(t testing.TB, opts ...fluxloop.Option) *Recorder {
 	if err != nil {
 		t.Fatalf("fluxlooptest: %v", err)
 	}
-	prev := fluxloop.SetDefault(c)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := c.Shutdown(ctx); err != nil {
 			t.Errorf("fluxlooptest: %v", err)
-		}
-		if prev != nil {
-			fluxloop.SetDefault(prev)
 		}
 	})
 	return &Recorder{t: t, client: c, mem: mem}

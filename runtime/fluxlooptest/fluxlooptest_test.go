@@ -87,3 +87,44 @@ func TestRenderTreeOrphans(t *testing.T) {
 		t.Errorf("RenderTree = %q", got)
 	}
 }
+
+// Recorders bound to their tests see their own runs only, tests run in
+// parallel, goroutines of a run follow it, and the default client records
+// none of it.
+func TestParallel(t *testing.T) {
+	def := fluxlooptest.New(t) // the default client, to catch strays
+	t.Run("group", func(t *testing.T) {
+		for i := range 8 {
+			tag := strings.Repeat("q", i+1)
+			t.Run(tag, func(t *testing.T) {
+				t.Parallel()
+				rec := fluxlooptest.NewParallel(t)
+				done := make(chan string)
+				for range 3 {
+					go func() { done <- agent(rec.Context(), tag) }()
+				}
+				for range 3 {
+					<-done
+				}
+				runs := rec.All("Agent")
+				if len(runs) != 3 {
+					t.Fatalf("%d runs, want 3:\n%s", len(runs), rec.Tree())
+				}
+				for _, run := range runs {
+					if string(run.Input) != `{"q":"`+tag+`"}` {
+						t.Errorf("another test's run: %s", run.Input)
+					}
+					if kids := rec.Children(run.ID); len(kids) != 2 {
+						t.Errorf("%d children", len(kids))
+					}
+				}
+				if n := len(rec.Traces()); n != 3 {
+					t.Errorf("%d traces, want 3", n)
+				}
+			})
+		}
+	})
+	if obs := def.Observations(); len(obs) != 0 {
+		t.Errorf("the default client recorded %d observations:\n%s", len(obs), def.Tree())
+	}
+}
