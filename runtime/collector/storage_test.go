@@ -580,7 +580,11 @@ func TestFlapping(t *testing.T) {
 	opts := fastOptions(col.srv.URL, dir, &syncBuffer{})
 	opts.MaxRetries = 2
 	opts.Cooldown = 5 * time.Millisecond
-	opts.Timeout = 100 * time.Millisecond
+	// A stalled request costs the timeout; an acknowledged one must come
+	// back well within it, or the client resends what the collector has
+	// (at least once delivery), which this test counts as a duplicate: on
+	// a loaded machine 100ms was not enough.
+	opts.Timeout = 500 * time.Millisecond
 	c, st := newHTTPClient(t, opts)
 	var obs, trs []string
 	for range 30 {
