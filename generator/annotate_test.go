@@ -496,7 +496,7 @@ func TestAnnotateGenerated(t *testing.T) {
 // stripped of the directives they have, since -remove deletes those too.
 func TestAnnotateRoundTrip(t *testing.T) {
 	files := map[string][]byte{}
-	golden, err := filepath.Glob(filepath.Join(annotateRepoRoot(), "testdata", "golden", "*.txtar"))
+	golden, err := filepath.Glob(filepath.Join(annotateRepoRoot(), "generator", "testdata", "golden", "*.txtar"))
 	if err != nil || len(golden) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}

@@ -21,7 +21,7 @@ func TestEarlierVersion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads packages with the go command")
 	}
-	a, err := txtar.ParseFile(filepath.Join(repoRoot(t), "testdata", "compat", "lines.txtar"))
+	a, err := txtar.ParseFile(filepath.Join(testdataDir(t), "compat", "lines.txtar"))
 	if err != nil {
 		t.Fatal(err)
 	}

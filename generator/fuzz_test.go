@@ -39,7 +39,10 @@ func FuzzParseDirective(f *testing.F) {
 // errors, never crash (a recovered panic surfaces as "internal error"), and
 // whatever it generates must be stable under a second run.
 func FuzzGenerate(f *testing.F) {
-	archives, _ := filepath.Glob("../testdata/golden/*.txtar")
+	archives, _ := filepath.Glob("testdata/golden/*.txtar")
+	if len(archives) == 0 {
+		f.Fatal("no seeds: no testdata/golden/*.txtar")
+	}
 	for _, a := range archives {
 		ar, err := txtar.ParseFile(a)
 		if err != nil {

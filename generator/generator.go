@@ -18,7 +18,13 @@ import (
 // RuntimePath is the import path of the package generated code calls.
 const RuntimePath = "github.com/fluxloop/fluxloop-go/runtime"
 
-// ModulePath is the module that provides RuntimePath.
+// RuntimeModulePath is the module that provides RuntimePath (a module of
+// its own, with no dependency but github.com/petermattis/goid): the module
+// instrumented code needs in go.mod, which -gomod adds.
+const RuntimeModulePath = "github.com/fluxloop/fluxloop-go/runtime"
+
+// ModulePath is the root module, which provides the generator and
+// fluxloopgen (whose version the build information gives).
 const ModulePath = "github.com/fluxloop/fluxloop-go"
 
 // Options configures a run of the generator.

@@ -25,11 +25,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the want files of the golden cases")
 
-// repoRoot is the root of the fluxloop-go module, which temporary modules
-// replace github.com/fluxloop/fluxloop-go with.
-func repoRoot(t testing.TB) string {
+// testdataDir is the generator's testdata directory: the golden, run and
+// compat cases.
+func testdataDir(t testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(file))
+	return filepath.Join(filepath.Dir(file), "testdata")
 }
 
 // newModule makes a temporary module that requires the local fluxloop-go.
@@ -54,7 +54,7 @@ type goldenCase struct {
 }
 
 func readCases(t *testing.T) []*goldenCase {
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "golden", "*.txtar"))
+	files, err := filepath.Glob(filepath.Join(testdataDir(t), "golden", "*.txtar"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
@@ -315,7 +315,8 @@ type identLine struct {
 }
 
 // userIdents lists the identifiers of a file with their lines, leaving out
-// imports, the generated sites and statements, generated names, and blanks.
+// imports, the version guard, the generated sites and statements, generated
+// names, and blanks.
 func userIdents(t *testing.T, name string, src []byte) []identLine {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
@@ -330,6 +331,9 @@ func userIdents(t *testing.T, name string, src []byte) []identLine {
 				return false
 			}
 			if vs, ok := n.Specs[0].(*ast.ValueSpec); ok && strings.HasPrefix(vs.Names[0].Name, "__fluxloop") {
+				return false
+			}
+			if n.Tok == token.CONST && isGuard(n) {
 				return false
 			}
 		case *ast.BlockStmt:
@@ -373,6 +377,17 @@ func appendIdent(out []identLine, fset *token.FileSet, id *ast.Ident) []identLin
 		return out
 	}
 	return append(out, identLine{id.Name, fset.Position(id.Pos()).Line})
+}
+
+// isGuard reports whether gd is the version guard,
+// const _ = fluxloop.GeneratedCodeAPIN.
+func isGuard(gd *ast.GenDecl) bool {
+	vs, ok := gd.Specs[0].(*ast.ValueSpec)
+	if !ok || len(gd.Specs) != 1 || len(vs.Names) != 1 || vs.Names[0].Name != "_" || len(vs.Values) != 1 {
+		return false
+	}
+	sel, ok := vs.Values[0].(*ast.SelectorExpr)
+	return ok && strings.HasPrefix(sel.Sel.Name, "GeneratedCodeAPI")
 }
 
 func isInjected(s ast.Stmt) bool {

@@ -118,6 +118,9 @@ func packageErrors(pkgs []*packages.Package, listOnly bool, dir string) error {
 			if listOnly && e.Kind == packages.TypeError {
 				continue
 			}
+			if e.Kind == packages.TypeError && guardTypeError.MatchString(e.Msg) {
+				continue // the guard of another version, replaced by the run
+			}
 			if pos := parsePos(e.Pos); pos.IsValid() {
 				pos.Filename = relPath(dir, pos.Filename)
 				list = append(list, &Error{Pos: pos, Msg: e.Msg})

@@ -55,7 +55,7 @@ streams.go:37:6: Both: result 0 (chan int) not wrapped: only receive-only channe
 `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := txtar.ParseFile(filepath.Join(repoRoot(t), "testdata", "golden", tc.name+".txtar"))
+			a, err := txtar.ParseFile(filepath.Join(testdataDir(t), "golden", tc.name+".txtar"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs generated programs")
 	}
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "run", "*.txtar"))
+	files, err := filepath.Glob(filepath.Join(testdataDir(t), "run", "*.txtar"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no run cases: %v", err)
 	}

@@ -169,6 +169,9 @@ func checkPackage(fset *token.FileSet, r *packages.Package, deps, roots map[stri
 		Sizes:    types.SizesFor("gc", runtime.GOARCH),
 		Error: func(err error) {
 			if te, ok := err.(types.Error); ok {
+				if guardTypeError.MatchString(te.Msg) {
+					return // the guard of another version, replaced by the run
+				}
 				errs = append(errs, &Error{Pos: te.Fset.Position(te.Pos), Msg: te.Msg})
 			} else {
 				errs = append(errs, &Error{Msg: err.Error()})

@@ -20,7 +20,7 @@ import (
 
 // Stream results (Chan, Seq, Seq2). The functions below return streams and
 // are instrumented exactly as fluxloopgen instruments them (see the want
-// section of testdata/golden/streams.txtar): the deferred function wraps the
+// section of generator/testdata/golden/streams.txtar): the deferred function wraps the
 // result with fluxloop.Chan / Seq / Seq2 and then calls Return without
 // outputs; go statements go through fluxloop.Follow.
 

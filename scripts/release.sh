@@ -3,7 +3,8 @@
 # VERSION (see versions.yaml): every module's requirements on its siblings
 # and the runtime's Version constant are set to VERSION, versions.yaml is
 # updated, the tests run, and a commit and one tag per module are made
-# (v0.3.0, runtime/v0.3.0, runtime/otlp/v0.3.0, ...). Nothing is pushed:
+# (v0.3.0, runtime/v0.3.0, runtime/otlp/v0.3.0, ...); the examples and the
+# golden files are regenerated, since the version guard names the version. Nothing is pushed:
 # the script prints the push command. The replace directives stay: they
 # only apply inside this repository (the go command ignores them in
 # dependencies), so development keeps using the checkout.
@@ -32,8 +33,11 @@ for m in $modules; do
 		fi
 	done
 done
-sed -i "s/^const Version = \".*\"/const Version = \"$version\"/" runtime/version.go
+sed -i "s/^const Version = \".*\"/const Version = \"$version\"/" runtime/version.go generator/version.go
 sed -i "s/^\(    version: \).*/\1$version/" versions.yaml
+# the generated version guard names the version: regenerate what is committed
+go run ./cmd/fluxloopgen ./examples/...
+go test ./generator -run TestGolden -update >/dev/null
 
 make check test
 

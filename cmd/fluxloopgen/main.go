@@ -39,15 +39,26 @@
 //	          suits overlay builds, which then need not compile package
 //	          testing)
 //	-tags t   comma-separated build tags, as for go build
-//	-gomod    add github.com/fluxloop/fluxloop-go to go.mod when the module
-//	          does not require it yet (default true; with -gomod=false,
-//	          fluxloopgen stops and prints the go get command to run)
+//	-gomod    add the runtime's module, github.com/fluxloop/fluxloop-go/runtime,
+//	          to go.mod when the module does not require it yet (default
+//	          true): with go get at fluxloopgen's version or, when go.mod
+//	          already replaces the runtime module (a local checkout), with a
+//	          require line at the replaced version (go get of that version
+//	          then completes go.sum); with -gomod=false, fluxloopgen stops
+//	          and prints the command to run
 //	-v        report what was instrumented and what was skipped
 //	-version  print the version and exit
 //
 // Exit status: 0 on success, 1 when -check finds files to change, 2 on
 // errors. Errors name the place in the source (file.go:12:3: message) and
 // nothing is written.
+//
+// Every instrumented file ends with its observation sites and, before them,
+// a version guard: const _ = fluxloop.GeneratedCodeAPI1, with a comment
+// naming the fluxloopgen version. Built against a runtime too old or too new
+// for the generated code, the file fails to compile there ("undefined:
+// fluxloop.GeneratedCodeAPI1"), and the comment gives the fix: go get the
+// runtime at that version, or regenerate with a matching fluxloopgen.
 //
 // A file rewritten in place is the source from then on: it carries no //line
 // directives, so compiler errors, go vet, stack traces and the recorded
@@ -145,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		check    = fs.Bool("check", false, "exit 1 if any file would change; write nothing")
 		remove   = fs.Bool("remove", false, "strip the instrumentation instead of adding it")
 		tags     = fs.String("tags", "", "comma-separated build tags")
-		gomod    = fs.Bool("gomod", true, "add github.com/fluxloop/fluxloop-go to go.mod when missing")
+		gomod    = fs.Bool("gomod", true, "add the runtime module github.com/fluxloop/fluxloop-go/runtime to go.mod when missing (go get, or a require line when go.mod replaces it)")
 		tests    = fs.Bool("tests", true, "also instrument _test.go files (-tests=false leaves them, and package testing, out: for builds)")
 		overlay  = fs.String("overlay", "", "write instrumented copies and an overlay.json for go build -overlay into `dir`; sources stay untouched")
 		verbose  = fs.Bool("v", false, "report what was instrumented and what was skipped")

@@ -71,6 +71,8 @@ func main() {
 	fmt.Println(Gather("test"))
 }
 
+const _ = fluxloop.GeneratedCodeAPI1 // fluxloopgen v0.2.0: a compile error here means the runtime module is too old or too new for this code: run "go get github.com/fluxloop/fluxloop-go/runtime@v0.2.0" or regenerate with a matching fluxloopgen
+
 // Observation sites of the functions above, written by fluxloopgen.
 var (
 	__fluxloopSite_CallAPI = fluxloop.Site{Name: "CallAPI", Type: fluxloop.TypeTool, Params: []string{"name", "query"}, Offset: 1}

@@ -93,6 +93,8 @@ func main() {
 	log.Fatal(http.ListenAndServe(*addr, NewMux()))
 }
 
+const _ = fluxloop.GeneratedCodeAPI1 // fluxloopgen v0.2.0: a compile error here means the runtime module is too old or too new for this code: run "go get github.com/fluxloop/fluxloop-go/runtime@v0.2.0" or regenerate with a matching fluxloopgen
+
 // Observation sites of the functions above, written by fluxloopgen.
 var (
 	__fluxloopSite_Process       = fluxloop.Site{Name: "Process", Type: fluxloop.TypeSpan, Params: []string{"prompt"}, Offset: 1}
