@@ -1,7 +1,12 @@
 # fluxloop-go: the two commands of the README are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: demo generate test check bench conformance e2e clean-traces
+.PHONY: demo generate test check bench conformance e2e adoption clean-traces
+
+# The repository is a set of modules tied together by go.work (see
+# versions.yaml); the targets below cover them all.
+MODULE_DIRS = $(shell $(GO) list -m -f '{{.Dir}}')
+PKGS = $(addsuffix /...,$(MODULE_DIRS))
 
 # demo instruments the examples, runs the chain agent, and prints the traces
 # it wrote to the default JSONL storage (./.fluxloop).
@@ -14,20 +19,31 @@ demo: generate
 generate:
 	$(GO) run ./cmd/fluxloopgen ./examples/...
 
-# test runs every test with the race detector.
+# test runs every test of every module with the race detector.
 test:
-	$(GO) test -race ./...
+	$(GO) test -race $(PKGS)
 
 # check is what CI runs besides the tests: formatting, vet, and that the
 # committed instrumented examples are up to date.
 check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet $(PKGS)
+	@for d in $(MODULE_DIRS); do (cd $$d && GOWORK=off $(GO) mod tidy -diff >/dev/null) || { echo "go.mod of $$d is not tidy: run (cd $$d && GOWORK=off go mod tidy)"; exit 1; }; done
 	$(GO) run ./cmd/fluxloopgen -check ./examples/...
 
-# bench runs the hot-path benchmarks against their baselines.
+# bench runs the hot-path benchmarks against their baselines; the first
+# line is the traced-call pair (a traced call with its JSON write against an
+# OpenTelemetry span exported over OTLP/HTTP, and the time.Now floor) at
+# -cpu 1.
 bench:
+	$(GO) test -run '^$$' -bench 'Floor$$|TracedCall' -benchmem -cpu 1 -count 5 ./internal/benchmarks/
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1,2 -count 5 ./internal/benchmarks/
+
+# adoption checks that a service pinned to older OpenTelemetry and gRPC
+# adds only the runtime and goid when it adopts the runtime (also part of
+# make test).
+adoption:
+	$(GO) test -count=1 -v ./internal/adoption/
 
 # conformance instruments real modules (google/uuid, x/sync, samber/lo,
 # yaml.v3, google/btree, cenkalti/backoff, BurntSushi/toml) and runs their own
