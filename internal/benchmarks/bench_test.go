@@ -211,7 +211,7 @@ func BenchmarkWriter(b *testing.B) {
 // that the writer never competes with the benchmark for the CPU.
 type stalled struct{ release chan struct{} }
 
-func (s stalled) Write(ctx context.Context, _ fluxloop.Batch) error {
+func (s stalled) Write(ctx context.Context, _ []fluxloop.Record) error {
 	select {
 	case <-s.release:
 	case <-ctx.Done():

@@ -16,10 +16,11 @@ import (
 	"time"
 
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
+	"github.com/fluxloop/fluxloop-go/runtime/collector"
 	"github.com/fluxloop/fluxloop-go/runtime/fluxloophttp"
 )
 
-// The HTTP side: the http storage's export throughput to a collector on
+// The HTTP side: the http storage's (package collector) export throughput to a collector on
 // loopback, what fluxloophttp adds to a handler's latency, and a program's
 // throughput while the collector stalls.
 //
@@ -92,7 +93,7 @@ func newCollector(tb testing.TB) (srv *httptest.Server, stall *atomic.Bool) {
 
 // httpStorage makes an http storage for srv that spills to a temporary
 // directory.
-func httpStorage(tb testing.TB, srv *httptest.Server, opts fluxloop.HTTPOptions) *fluxloop.HTTPStorage {
+func httpStorage(tb testing.TB, srv *httptest.Server, opts collector.Options) *collector.Storage {
 	tb.Helper()
 	opts.URL = srv.URL
 	opts.APIKey = "bench-key"
@@ -102,7 +103,7 @@ func httpStorage(tb testing.TB, srv *httptest.Server, opts fluxloop.HTTPOptions)
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	st, err := fluxloop.NewHTTPStorage(opts)
+	st, err := collector.New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func BenchmarkHTTPExport(b *testing.B) {
 	for _, perTrace := range []int{10, 100} {
 		b.Run(fmt.Sprintf("obsPerTrace=%d", perTrace), func(b *testing.B) {
 			srv, _ := newCollector(b)
-			st := httpStorage(b, srv, fluxloop.HTTPOptions{SpillWait: time.Minute})
+			st := httpStorage(b, srv, collector.Options{SpillWait: time.Minute})
 			const burst = 8192
 			c := install(b, fluxloop.WithStorage(st), fluxloop.WithMaxQueueSize(2*burst), fluxloop.WithBatchSize(4096))
 			b.ReportAllocs()
@@ -186,12 +187,12 @@ func BenchmarkHTTPHandler(b *testing.B) {
 	for _, storage := range []string{"file", "http"} {
 		b.Run("storage="+storage, func(b *testing.B) {
 			var c *fluxloop.Client
-			var st *fluxloop.HTTPStorage
+			var st *collector.Storage
 			if storage == "file" {
 				c = install(b, fluxloop.WithDir(b.TempDir()))
 			} else {
 				srv, _ := newCollector(b)
-				st = httpStorage(b, srv, fluxloop.HTTPOptions{})
+				st = httpStorage(b, srv, collector.Options{})
 				c = install(b, fluxloop.WithStorage(st))
 			}
 			plain := httptest.NewServer(http.HandlerFunc(plainHandler))
@@ -301,13 +302,13 @@ const (
 // the median plain and traced rates (steps/s) over the rounds, which shrugs
 // off other processes' load, the slowest traced run, and the client and
 // its http storage (nil for the file storage).
-func slowCollectorRatio(tb testing.TB, mode collectorMode, work time.Duration, pairs int, d time.Duration) (plainRate, tracedRate float64, slowest time.Duration, st *fluxloop.HTTPStorage, c *fluxloop.Client) {
+func slowCollectorRatio(tb testing.TB, mode collectorMode, work time.Duration, pairs int, d time.Duration) (plainRate, tracedRate float64, slowest time.Duration, st *collector.Storage, c *fluxloop.Client) {
 	if mode == noCollector {
 		c = install(tb, fluxloop.WithDir(tb.TempDir()))
 	} else {
 		srv, stall := newCollector(tb)
 		stall.Store(mode == stalledCollector)
-		st = httpStorage(tb, srv, fluxloop.HTTPOptions{})
+		st = httpStorage(tb, srv, collector.Options{})
 		c = install(tb, fluxloop.WithStorage(st))
 	}
 	tb.Cleanup(func() { // before install's: do not wait for a stalled collector

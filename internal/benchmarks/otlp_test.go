@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,13 +13,8 @@ import (
 
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
 	"github.com/fluxloop/fluxloop-go/runtime/otlp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
-
-// Importing otlp installs its OpenTelemetry bridge (see otlp.InstallBridge),
-// which adds a context wrap to every traced call. The other benchmarks of
-// this package measure the runtime without it, so it is removed here and
-// installed only by BenchmarkEnabledOTelBridge.
-func init() { fluxloop.SetBridge(nil) }
 
 // otlpSink starts an OTLP/HTTP receiver on loopback that reads each request's
 // body, discards it and answers with an empty (valid) protobuf response.
@@ -34,52 +28,54 @@ func otlpSink(b *testing.B) string {
 	return srv.URL + "/v1/traces"
 }
 
-// otlpBatch makes n observations shaped like generated code's: a tree of
+// otlpRecords makes n records shaped like generated code's: a tree of
 // agent, tools and generations with inputs, outputs, source positions and
 // token usage (about 400 bytes of JSON each).
-func otlpBatch(n int) fluxloop.Batch {
+func otlpRecords(n int) []fluxloop.Record {
 	start := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-	var b fluxloop.Batch
-	var traceID, rootID string
+	recs := make([]fluxloop.Record, 0, n)
+	var traceID [16]byte
+	var rootID [8]byte
 	for i := range n {
-		var id [8]byte
-		binary.BigEndian.PutUint64(id[:], uint64(i+1)|1<<63)
-		o := fluxloop.Observation{
-			ID:        hex.EncodeToString(id[:]),
-			StartTime: start.Add(time.Duration(i) * time.Microsecond),
-			EndTime:   start.Add(time.Duration(i)*time.Microsecond + 800*time.Nanosecond),
-			Level:     fluxloop.LevelInfo,
-			Input:     json.RawMessage(`{"query":"what is the capital of France?","maxResults":5}`),
-			Output:    json.RawMessage(`["Paris is the capital and largest city of France."]`),
-			Metadata:  map[string]any{"code.filepath": "/src/app/agent/tools.go", "code.lineno": 42 + i%7},
+		r := fluxloop.Record{
+			Start:  start.Add(time.Duration(i) * time.Microsecond),
+			End:    start.Add(time.Duration(i)*time.Microsecond + 800*time.Nanosecond),
+			Level:  fluxloop.LevelInfo,
+			Input:  json.RawMessage(`{"query":"what is the capital of France?","maxResults":5}`),
+			Output: json.RawMessage(`["Paris is the capital and largest city of France."]`),
+			Metadata: []fluxloop.Field{
+				{Key: "code.filepath", Value: "/src/app/agent/tools.go"},
+				{Key: "code.lineno", Value: 42 + i%7},
+			},
 		}
+		binary.BigEndian.PutUint64(r.ID[:], uint64(i+1)|1<<63)
 		if i%32 == 0 { // a new run
-			var t [16]byte
-			binary.BigEndian.PutUint64(t[:8], uint64(i+1))
-			binary.BigEndian.PutUint64(t[8:], uint64(i+1)*0x9e3779b97f4a7c15)
-			traceID, rootID = hex.EncodeToString(t[:]), o.ID
-			o.Type, o.Name = fluxloop.TypeAgent, "SupportAgent"
+			binary.BigEndian.PutUint64(traceID[:8], uint64(i+1))
+			binary.BigEndian.PutUint64(traceID[8:], uint64(i+1)*0x9e3779b97f4a7c15)
+			rootID = r.ID
+			r.Root = true
+			r.Type, r.Name = fluxloop.TypeAgent, "SupportAgent"
+			r.Trace = fluxloop.TraceFields{
+				Metadata:  []fluxloop.Field{{Key: "service_name", Value: "bench"}},
+				SessionID: "session-1",
+			}
 		} else {
-			o.ParentObservationID = rootID
+			r.ParentID = rootID
 			if i%2 == 0 {
-				o.Type, o.Name = fluxloop.TypeTool, "SearchDocs"
+				r.Type, r.Name = fluxloop.TypeTool, "SearchDocs"
 			} else {
-				o.Type, o.Name = fluxloop.TypeGeneration, "GenerateAnswer"
-				o.Model, o.PromptTokens, o.CompletionTokens, o.TotalTokens = "demo-model", 120, 40, 160
+				r.Type, r.Name = fluxloop.TypeGeneration, "GenerateAnswer"
+				r.Model, r.PromptTokens, r.CompletionTokens = "demo-model", 120, 40
 			}
 		}
-		o.TraceID = traceID
-		b.Observations = append(b.Observations, o)
-		if o.ParentObservationID == "" {
-			b.Traces = append(b.Traces, fluxloop.Trace{ID: traceID, Name: o.Name, StartTime: o.StartTime, EndTime: o.EndTime,
-				Metadata: map[string]any{"service_name": "bench"}, SessionID: "session-1"})
-		}
+		r.TraceID = traceID
+		recs = append(recs, r)
 	}
-	return b
+	return recs
 }
 
 // BenchmarkOTLPExport measures the otlp storage's throughput: converting a
-// batch of observations to spans and exporting it with the official
+// batch of records to spans and exporting it with the official
 // OTLP/HTTP exporter (protobuf, optionally gzip) to a receiver on loopback
 // that reads and discards the request. One op is one Write of a batch;
 // obs/s is what one writer goroutine can sustain.
@@ -97,7 +93,7 @@ func BenchmarkOTLPExport(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer st.Close(context.Background())
-				batch := otlpBatch(n)
+				batch := otlpRecords(n)
 				ctx := context.Background()
 				if err := st.Write(ctx, batch); err != nil { // warm the connection
 					b.Fatal(err)
@@ -116,6 +112,47 @@ func BenchmarkOTLPExport(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkOTLPConvert measures the conversion alone: Write to an exporter
+// that drops the spans. The exporters of the protocols let the storage reuse
+// the spans' memory; an exporter given with WithExporter (here, and
+// reuse=false) may keep the spans, so each Write converts into new memory.
+func BenchmarkOTLPConvert(b *testing.B) {
+	for _, reuse := range []bool{true, false} {
+		for _, n := range []int{10, 512, 4096} {
+			b.Run(fmt.Sprintf("batch=%d/reuse=%v", n, reuse), func(b *testing.B) {
+				var st *otlp.Storage
+				var err error
+				if reuse {
+					st, err = otlp.New(context.Background(), otlp.WithProtocol("bench/discard"), otlp.WithServiceName("bench"))
+				} else {
+					st, err = otlp.New(context.Background(), otlp.WithExporter(discard{}), otlp.WithServiceName("bench"))
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				recs := otlpRecords(n)
+				ctx := context.Background()
+				b.ReportAllocs()
+				start := time.Now()
+				for b.Loop() {
+					if err := st.Write(ctx, recs); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N*n), "ns/obs")
+			})
+		}
+	}
+}
+
+// bench/discard is a protocol whose exporter drops the spans, as an OTLP
+// exporter is done with them when ExportSpans returns.
+func init() {
+	otlp.RegisterExporter("bench/discard", func(context.Context, otlp.ExporterConfig) (sdktrace.SpanExporter, error) {
+		return discard{}, nil
+	})
 }
 
 // BenchmarkOTLPPipeline measures the whole path with the otlp storage: traced
@@ -150,9 +187,10 @@ func BenchmarkOTLPPipeline(b *testing.B) {
 // BenchmarkCallerOnlyOTelBridge measures the traced program's own cost of a
 // traced call under a parent in ctx, with the writer parked as in
 // BenchmarkEnabledCallerOnly, with the otlp package's OpenTelemetry bridge
-// installed: each recording Enter also wraps its ctx for OpenTelemetry
-// (trace.ContextWithSpanContext). BenchmarkCallerOnlyNoBridge is the same
-// without the bridge.
+// installed (otlp.InstallBridge): the observation's ctx then answers
+// OpenTelemetry's lookup of the active span, which costs only when
+// OpenTelemetry looks. BenchmarkCallerOnlyNoBridge is the same without the
+// bridge.
 func BenchmarkCallerOnlyOTelBridge(b *testing.B) {
 	otlp.InstallBridge()
 	b.Cleanup(func() { fluxloop.SetBridge(nil) })

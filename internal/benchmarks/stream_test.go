@@ -117,9 +117,9 @@ func tracedSeq(n int) (__fluxloopR0 iter.Seq[int]) {
 // the caller's side only.
 type streamNop struct{}
 
-func (streamNop) Write(context.Context, fluxloop.Batch) error { return nil }
-func (streamNop) Flush(context.Context) error                 { return nil }
-func (streamNop) Close(context.Context) error                 { return nil }
+func (streamNop) Write(context.Context, []fluxloop.Record) error { return nil }
+func (streamNop) Flush(context.Context) error                    { return nil }
+func (streamNop) Close(context.Context) error                    { return nil }
 
 var streamSink int
 

@@ -9,19 +9,24 @@ import (
 
 // Bridge returns the bridge between fluxloop and the OpenTelemetry API's
 // context (see the package documentation): its Parent reads the active
-// OpenTelemetry span of a ctx (trace.SpanContextFromContext), its Wrap makes
-// an observation the active OpenTelemetry span of the ctx a traced function
-// runs with (trace.ContextWithSpanContext, not remote). It only moves ids:
-// no OpenTelemetry span is started or ended.
+// OpenTelemetry span of a ctx (trace.SpanContextFromContext), its Value
+// makes an observation the active OpenTelemetry span of the ctx a traced
+// function runs with (as trace.ContextWithSpanContext would, not remote),
+// answering OpenTelemetry's lookup without wrapping the ctx. It only moves
+// ids: no OpenTelemetry span is started or ended.
 //
 // InstallBridge installs it; use Bridge directly to combine it with another.
 func Bridge() *fluxloop.Bridge {
 	return &fluxloop.Bridge{Parent: otelParent, Value: observationValue}
 }
 
-// InstallBridge installs Bridge with fluxloop.SetBridge. The package's init
-// calls it, so importing the package is enough; calling it again does no
-// harm. fluxloop.SetBridge(nil) removes it.
+// InstallBridge installs Bridge as fluxloop's bridge (fluxloop.SetBridge),
+// so that observations and the OpenTelemetry API's spans of this process
+// share their traces (see the package documentation). Call it once at
+// startup, as you would otel.SetTracerProvider, when the program uses
+// OpenTelemetry instrumentation too: importing the package does not install
+// it. It replaces any other bridge; calling it again does no harm, and
+// fluxloop.SetBridge(nil) removes it.
 func InstallBridge() { fluxloop.SetBridge(Bridge()) }
 
 // otelParent returns the active OpenTelemetry span of ctx as a parent for an

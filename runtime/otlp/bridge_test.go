@@ -2,6 +2,7 @@ package otlp_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
@@ -20,11 +21,57 @@ func newTracer(t *testing.T, opts ...sdktrace.TracerProviderOption) (trace.Trace
 	return tp.Tracer("test"), rec
 }
 
-// withBridge makes sure the bridge is installed for the test (another test
-// may have removed it) and leaves it installed.
+// withBridge installs the bridge for the test and removes it after, leaving
+// the state importing the package makes: no bridge.
 func withBridge(t *testing.T) {
 	otlp.InstallBridge()
-	t.Cleanup(otlp.InstallBridge)
+	t.Cleanup(func() { fluxloop.SetBridge(nil) })
+}
+
+// bridgedAtStart is whether the bridge was installed before any test ran,
+// with the package only imported.
+var bridgedAtStart bool
+
+func TestMain(m *testing.M) {
+	bridgedAtStart = bridged()
+	os.Exit(m.Run())
+}
+
+// bridged reports whether fluxloop's bridge joins an observation started
+// under an OpenTelemetry span to that span's trace.
+func bridged() bool {
+	c, err := fluxloop.NewClient(fluxloop.WithStorage(fluxloop.NewMemoryStorage()))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Shutdown(context.Background())
+	otel := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		SpanID:     trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+		TraceFlags: trace.FlagsSampled,
+	})
+	_, obs := c.Start(trace.ContextWithSpanContext(context.Background(), otel), "probe")
+	defer obs.End()
+	return obs.SpanContext().TraceID == [16]byte(otel.TraceID())
+}
+
+func TestImportLeavesBridgeUnset(t *testing.T) {
+	if bridgedAtStart {
+		t.Fatal("importing the package installed the bridge")
+	}
+	fluxloop.SetBridge(nil)
+	t.Cleanup(func() { fluxloop.SetBridge(nil) })
+	if bridged() {
+		t.Fatal("bridged after SetBridge(nil)")
+	}
+	otlp.InstallBridge()
+	if !bridged() {
+		t.Fatal("InstallBridge did not install the bridge")
+	}
+	otlp.InstallBridge() // again: no harm
+	if !bridged() {
+		t.Fatal("a second InstallBridge removed the bridge")
+	}
 }
 
 var siteStep = fluxloop.Site{Name: "Step", Type: fluxloop.TypeTool, Params: []string{"n"}}

@@ -1,12 +1,11 @@
 package otlp
 
 import (
-	"encoding/hex"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -14,8 +13,9 @@ import (
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -47,6 +47,8 @@ const (
 	keyExceptionMsg  = "exception.message"
 	keyExceptionType = "exception.type"
 	keyExceptionSt   = "exception.stacktrace"
+
+	prefixGenAI = "gen_ai."
 )
 
 // fluxloop metadata keys with a meaning of their own.
@@ -58,135 +60,255 @@ const (
 	mdTruncated = "fluxloop.truncated"
 )
 
-// rootKey identifies the root observation of a Trace record.
-type rootKey struct {
-	traceID, name string
-	start         int64
+// span is one observation as the sdktrace.ReadOnlySpan an exporter takes.
+// The embedded interface is nil: it only supplies the interface's unexported
+// method, which exporters never call; every exported method is implemented
+// below.
+type span struct {
+	sdktrace.ReadOnlySpan
+
+	name       string
+	sc, parent trace.SpanContext
+	kind       trace.SpanKind
+	start, end time.Time
+	attrs      []attribute.KeyValue
+	events     []sdktrace.Event
+	status     sdktrace.Status
+	res        *resource.Resource
+	scope      *instrumentation.Scope
 }
 
-// convert appends a span per observation of b to dst.
-func (s *Storage) convert(dst []sdktrace.ReadOnlySpan, b fluxloop.Batch) ([]sdktrace.ReadOnlySpan, error) {
-	var roots map[rootKey]*fluxloop.Trace
-	if len(b.Traces) > 0 {
-		roots = make(map[rootKey]*fluxloop.Trace, len(b.Traces))
-		for i := range b.Traces {
-			t := &b.Traces[i]
-			roots[rootKey{t.ID, t.Name, t.StartTime.UnixNano()}] = t
-		}
+func (s *span) Name() string                                { return s.name }
+func (s *span) SpanContext() trace.SpanContext              { return s.sc }
+func (s *span) Parent() trace.SpanContext                   { return s.parent }
+func (s *span) SpanKind() trace.SpanKind                    { return s.kind }
+func (s *span) StartTime() time.Time                        { return s.start }
+func (s *span) EndTime() time.Time                          { return s.end }
+func (s *span) Attributes() []attribute.KeyValue            { return s.attrs }
+func (s *span) Links() []sdktrace.Link                      { return nil }
+func (s *span) Events() []sdktrace.Event                    { return s.events }
+func (s *span) Status() sdktrace.Status                     { return s.status }
+func (s *span) Resource() *resource.Resource                { return s.res }
+func (s *span) DroppedAttributes() int                      { return 0 }
+func (s *span) DroppedLinks() int                           { return 0 }
+func (s *span) DroppedEvents() int                          { return 0 }
+func (s *span) ChildSpanCount() int                         { return 0 }
+func (s *span) InstrumentationScope() instrumentation.Scope { return *s.scope }
+
+// InstrumentationLibrary returns the instrumentation scope.
+//
+// Deprecated: use InstrumentationScope (this implements the deprecated
+// method of sdktrace.ReadOnlySpan).
+func (s *span) InstrumentationLibrary() instrumentation.Library { //nolint:staticcheck // required by the interface
+	return *s.scope
+}
+
+// buffers are the memory one Write converts into: the spans, one arena of
+// attributes that the spans' and events' attribute lists are cut from, one
+// arena of events, and the bytes of every input and output, made into one
+// string per Write. When the exporter is done with the spans once
+// ExportSpans returns (the OTLP exporters encode the request before they
+// return), the storage keeps them for the next Write.
+type buffers struct {
+	spans  []span
+	ro     []sdktrace.ReadOnlySpan
+	kv     []attribute.KeyValue
+	events []sdktrace.Event
+	text   []byte
+}
+
+// reset drops what the last Write's spans point to, keeping the memory.
+func (b *buffers) reset() {
+	clear(b.spans)
+	clear(b.ro)
+	clear(b.kv)
+	clear(b.events)
+	b.spans, b.ro, b.kv, b.events, b.text = b.spans[:0], b.ro[:0], b.kv[:0], b.events[:0], b.text[:0]
+}
+
+// maxAttrs bounds the attributes (of the span and of its exception event)
+// fill makes for r.
+func maxAttrs(r *fluxloop.Record) int {
+	n := 4 + len(r.Metadata) // type, operation, agent or tool name, truncated
+	if r.Model != "" {
+		n++
 	}
-	var errs []error
-	for i := range b.Observations {
-		o := &b.Observations[i]
-		var tr *fluxloop.Trace
-		if roots != nil {
-			tr = roots[rootKey{o.TraceID, o.Name, o.StartTime.UnixNano()}]
+	if r.PromptTokens != 0 || r.CompletionTokens != 0 {
+		n += 2
+	}
+	if len(r.Input) > 0 {
+		n++
+	}
+	if len(r.Output) > 0 {
+		n++
+	}
+	if r.StatusMessage != "" {
+		n++
+	}
+	if r.Level != "" && r.Level != fluxloop.LevelInfo {
+		n++
+	}
+	if r.Root {
+		n += 3 + len(r.Trace.Metadata) // session, user, tags
+	}
+	if failed(r) {
+		n += 4 // error.type, the event's message, type and stack
+	}
+	return n
+}
+
+func failed(r *fluxloop.Record) bool { return r.Error != "" || r.Level == fluxloop.LevelError }
+
+// convert returns a span per record, in b's memory. Records with a zero
+// trace or span id are skipped and reported in the error.
+func (s *Storage) convert(b *buffers, recs []fluxloop.Record) ([]sdktrace.ReadOnlySpan, error) {
+	// Size the arenas for the whole batch first, so that no append moves
+	// what a span already points to, and copy every input and output into
+	// one string: the records' bytes are reused once Write returns.
+	nkv, nev := 0, 0
+	text := b.text[:0]
+	for i := range recs {
+		r := &recs[i]
+		nkv += maxAttrs(r)
+		if failed(r) {
+			nev++
 		}
-		stub, err := s.stub(o, tr)
-		if err != nil {
+		text = append(text, r.Input...)
+		text = append(text, r.Output...)
+	}
+	all := string(text)
+	b.text = text
+	if cap(b.spans) < len(recs) {
+		b.spans = make([]span, 0, len(recs))
+	}
+	if cap(b.kv) < nkv {
+		b.kv = make([]attribute.KeyValue, 0, nkv)
+	}
+	if cap(b.events) < nev {
+		b.events = make([]sdktrace.Event, 0, nev)
+	}
+	spans, kv, events := b.spans[:0], b.kv[:0], b.events[:0]
+
+	var errs []error
+	off := 0
+	for i := range recs {
+		r := &recs[i]
+		in := all[off : off+len(r.Input)]
+		off += len(r.Input)
+		out := all[off : off+len(r.Output)]
+		off += len(r.Output)
+		if r.TraceID == ([16]byte{}) || r.ID == ([8]byte{}) {
 			if len(errs) < 3 {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("otlp: observation %q: zero trace or span id", r.Name))
 			}
 			continue
 		}
-		dst = append(dst, stub.Snapshot())
+		spans = append(spans, span{})
+		sp := &spans[len(spans)-1]
+		kv, events = s.fill(sp, r, in, out, kv, events)
 	}
-	return dst, errors.Join(errs...)
+	ro := b.ro[:0]
+	for i := range spans {
+		ro = append(ro, &spans[i])
+	}
+	b.spans, b.ro, b.kv, b.events = spans, ro, kv, events
+	return ro, errors.Join(errs...)
 }
 
-// stub makes the span of observation o, tr being its trace's record when o
-// is the root of a run (nil otherwise).
-func (s *Storage) stub(o *fluxloop.Observation, tr *fluxloop.Trace) (tracetest.SpanStub, error) {
-	var traceID trace.TraceID
-	var spanID trace.SpanID
-	if err := decodeID(traceID[:], o.TraceID); err != nil {
-		return tracetest.SpanStub{}, fmt.Errorf("otlp: observation %q: trace_id: %w", o.Name, err)
-	}
-	if err := decodeID(spanID[:], o.ID); err != nil {
-		return tracetest.SpanStub{}, fmt.Errorf("otlp: observation %q: id: %w", o.Name, err)
-	}
-	st := tracetest.SpanStub{
-		Name: o.Name,
-		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
-			TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
+// fill makes sp the span of r, in and out being r's input and output as
+// strings. It appends the attributes to kv and its exception event, if any,
+// to events, and returns both.
+func (s *Storage) fill(sp *span, r *fluxloop.Record, in, out string, kv []attribute.KeyValue, events []sdktrace.Event) ([]attribute.KeyValue, []sdktrace.Event) {
+	*sp = span{
+		name: r.Name,
+		sc: trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: r.TraceID, SpanID: r.ID, TraceFlags: trace.FlagsSampled,
 		}),
-		SpanKind:             trace.SpanKindInternal,
-		StartTime:            o.StartTime,
-		EndTime:              o.EndTime,
-		Resource:             s.res,
-		InstrumentationScope: s.scope,
+		kind: trace.SpanKindInternal,
+		// in UTC, without the monotonic reading, as the JSONL records
+		start: r.Start.UTC(),
+		end:   r.End.UTC(),
+		res:   s.res,
+		scope: &s.scope,
 	}
-	if o.ParentObservationID != "" {
-		var parentID trace.SpanID
-		if err := decodeID(parentID[:], o.ParentObservationID); err != nil {
-			return tracetest.SpanStub{}, fmt.Errorf("otlp: observation %q: parent_observation_id: %w", o.Name, err)
-		}
-		st.Parent = trace.NewSpanContext(trace.SpanContextConfig{
-			TraceID: traceID, SpanID: parentID, TraceFlags: trace.FlagsSampled,
+	if r.ParentID != ([8]byte{}) {
+		sp.parent = trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: r.TraceID, SpanID: r.ParentID, TraceFlags: trace.FlagsSampled,
 			// a run's root with a parent continues another process's or
 			// tracer's span
-			Remote: tr != nil,
+			Remote: r.Root,
 		})
 	}
-	if st.EndTime.Before(st.StartTime) {
-		st.EndTime = st.StartTime
+	if sp.end.Before(sp.start) {
+		sp.end = sp.start
 	}
 
-	a := attrBuilder{max: s.maxValue, kv: make([]attribute.KeyValue, 0, 12+len(o.Metadata))}
-	a.kv = append(a.kv, attribute.String(keyType, string(o.Type)))
-	md := o.Metadata
-	override := func(key string) bool { _, ok := md[key]; return ok }
-	switch o.Type {
+	// gen_ai.* metadata wins over the defaults
+	var hasOp, hasAgent, hasTool, hasModel bool
+	for _, f := range r.Metadata {
+		switch f.Key {
+		case keyOperation:
+			hasOp = true
+		case keyAgentName:
+			hasAgent = true
+		case keyToolName:
+			hasTool = true
+		case keyRequestModel:
+			hasModel = true
+		}
+	}
+
+	a := attrBuilder{max: s.maxValue, kv: kv}
+	start := len(a.kv)
+	a.kv = append(a.kv, attribute.String(keyType, string(r.Type)))
+	switch r.Type {
 	case fluxloop.TypeAgent:
-		if !override(keyOperation) {
+		if !hasOp {
 			a.kv = append(a.kv, attribute.String(keyOperation, "invoke_agent"))
 		}
-		if !override(keyAgentName) {
-			a.kv = append(a.kv, attribute.String(keyAgentName, o.Name))
+		if !hasAgent {
+			a.kv = append(a.kv, attribute.String(keyAgentName, r.Name))
 		}
 	case fluxloop.TypeTool:
-		if !override(keyOperation) {
+		if !hasOp {
 			a.kv = append(a.kv, attribute.String(keyOperation, "execute_tool"))
 		}
-		if !override(keyToolName) {
-			a.kv = append(a.kv, attribute.String(keyToolName, o.Name))
+		if !hasTool {
+			a.kv = append(a.kv, attribute.String(keyToolName, r.Name))
 		}
 	case fluxloop.TypeGeneration:
-		st.SpanKind = trace.SpanKindClient
-		if !override(keyOperation) {
+		sp.kind = trace.SpanKindClient
+		if !hasOp {
 			a.kv = append(a.kv, attribute.String(keyOperation, "chat"))
 		}
 	}
-	if o.Model != "" && !override(keyRequestModel) {
-		a.kv = append(a.kv, attribute.String(keyRequestModel, o.Model))
+	if r.Model != "" && !hasModel {
+		a.kv = append(a.kv, attribute.String(keyRequestModel, r.Model))
 	}
-	if o.PromptTokens != 0 || o.CompletionTokens != 0 {
+	if r.PromptTokens != 0 || r.CompletionTokens != 0 {
 		a.kv = append(a.kv,
-			attribute.Int(keyInputTokens, o.PromptTokens),
-			attribute.Int(keyOutputTokens, o.CompletionTokens))
+			attribute.Int(keyInputTokens, r.PromptTokens),
+			attribute.Int(keyOutputTokens, r.CompletionTokens))
 	}
-	if len(o.Input) > 0 {
-		a.str(keyInput, string(o.Input))
+	if len(in) > 0 {
+		a.str(keyInput, in)
 	}
-	if len(o.Output) > 0 {
-		a.str(keyOutput, string(o.Output))
+	if len(out) > 0 {
+		a.str(keyOutput, out)
 	}
-	if o.StatusMessage != "" {
-		a.str(keyStatusMessage, o.StatusMessage)
+	if r.StatusMessage != "" {
+		a.str(keyStatusMessage, r.StatusMessage)
 	}
-	if o.Level != "" && o.Level != fluxloop.LevelInfo && o.Level != fluxloop.LevelError {
-		a.kv = append(a.kv, attribute.String(keyLevel, string(o.Level)))
+	if r.Level != "" && r.Level != fluxloop.LevelInfo && r.Level != fluxloop.LevelError {
+		a.kv = append(a.kv, attribute.String(keyLevel, string(r.Level)))
 	}
 
-	// metadata, in key order so that spans are reproducible
-	keys := make([]string, 0, len(md))
-	for k := range md {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	// metadata, in key order (as the record has it) so that spans are
+	// reproducible
 	var errorType, traceback string
 	truncated := false
-	for _, k := range keys {
-		v := md[k]
+	for _, f := range r.Metadata {
+		k, v := f.Key, f.Value
 		switch k {
 		case mdFilePath:
 			if p, ok := v.(string); ok {
@@ -214,14 +336,15 @@ func (s *Storage) stub(o *fluxloop.Observation, tr *fluxloop.Trace) (tracetest.S
 				continue
 			}
 		}
-		if len(k) > len("gen_ai.") && k[:len("gen_ai.")] == "gen_ai." {
+		if len(k) > len(prefixGenAI) && k[:len(prefixGenAI)] == prefixGenAI {
 			a.value(k, v)
 		} else {
-			a.value(prefixMetadata+k, v)
+			a.value(s.keys.get(prefixMetadata, k), v)
 		}
 	}
 
-	if tr != nil {
+	if r.Root {
+		tr := &r.Trace
 		if tr.SessionID != "" {
 			a.str(keySessionID, tr.SessionID)
 		}
@@ -231,33 +354,22 @@ func (s *Storage) stub(o *fluxloop.Observation, tr *fluxloop.Trace) (tracetest.S
 		if len(tr.Tags) > 0 {
 			a.kv = append(a.kv, attribute.StringSlice(keyTags, tr.Tags))
 		}
-		tkeys := make([]string, 0, len(tr.Metadata))
-		for k := range tr.Metadata {
-			if k != "service_name" && k != "environment" { // in the resource
-				tkeys = append(tkeys, k)
+		for _, f := range tr.Metadata { // sorted by key
+			if f.Key != "service_name" && f.Key != "environment" { // in the resource
+				a.value(s.keys.get(prefixTraceMeta, f.Key), f.Value)
 			}
-		}
-		sort.Strings(tkeys)
-		for _, k := range tkeys {
-			a.value(prefixTraceMeta+k, tr.Metadata[k])
 		}
 	}
 
-	if o.Error != "" || o.Level == fluxloop.LevelError {
-		msg := a.cut(o.Error)
-		st.Status = sdktrace.Status{Code: codes.Error, Description: msg}
+	fail := failed(r)
+	var msg string
+	if fail {
+		msg = a.cut(r.Error)
+		sp.status = sdktrace.Status{Code: codes.Error, Description: msg}
 		if errorType == "" {
 			errorType = "error"
 		}
 		a.kv = append(a.kv, attribute.String(keyErrorType, errorType))
-		ev := []attribute.KeyValue{
-			attribute.String(keyExceptionMsg, msg),
-			attribute.String(keyExceptionType, errorType),
-		}
-		if traceback != "" {
-			ev = append(ev, attribute.String(keyExceptionSt, a.cut(traceback)))
-		}
-		st.Events = []sdktrace.Event{{Name: "exception", Attributes: ev, Time: st.EndTime}}
 	} else {
 		// an error_type or traceback without an error: keep them visible
 		if errorType != "" {
@@ -267,27 +379,50 @@ func (s *Storage) stub(o *fluxloop.Observation, tr *fluxloop.Trace) (tracetest.S
 			a.str(prefixMetadata+mdTraceback, traceback)
 		}
 	}
+	if fail && traceback != "" {
+		traceback = a.cut(traceback) // before the span's fluxloop.truncated
+	}
 	if truncated || a.truncated {
 		a.kv = append(a.kv, attribute.Bool(keyTruncated, true))
 	}
-	st.Attributes = a.kv
-	return st, nil
+	kv = a.kv
+	sp.attrs = kv[start:len(kv):len(kv)]
+	if fail {
+		start = len(kv)
+		kv = append(kv,
+			attribute.String(keyExceptionMsg, msg),
+			attribute.String(keyExceptionType, errorType))
+		if traceback != "" {
+			kv = append(kv, attribute.String(keyExceptionSt, traceback))
+		}
+		events = append(events, sdktrace.Event{Name: "exception", Attributes: kv[start:len(kv):len(kv)], Time: sp.end})
+		sp.events = events[len(events)-1 : len(events) : len(events)]
+	}
+	return kv, events
 }
 
-// decodeID decodes a lowercase hex id of exactly len(dst) bytes, not zero.
-func decodeID(dst []byte, s string) error {
-	if len(s) != 2*len(dst) {
-		return fmt.Errorf("%q is not %d hex digits", s, 2*len(dst))
+// keyCache makes the attribute keys of metadata entries (a prefix and the
+// entry's key) once per key rather than once per span. It holds at most
+// maxCachedKeys keys; past that, keys are made each time.
+type keyCache struct {
+	m map[[2]string]string
+}
+
+const maxCachedKeys = 1024
+
+func (c *keyCache) get(prefix, key string) string {
+	k := [2]string{prefix, key}
+	if v, ok := c.m[k]; ok {
+		return v
 	}
-	if _, err := hex.Decode(dst, []byte(s)); err != nil {
-		return fmt.Errorf("%q is not hex: %w", s, err)
+	v := prefix + key
+	if c.m == nil {
+		c.m = make(map[[2]string]string)
 	}
-	for _, b := range dst {
-		if b != 0 {
-			return nil
-		}
+	if len(c.m) < maxCachedKeys {
+		c.m[k] = v
 	}
-	return fmt.Errorf("%q is all zeros", s)
+	return v
 }
 
 // attrBuilder collects attributes, cutting long strings.
@@ -341,13 +476,7 @@ func (a *attrBuilder) value(key string, v any) {
 	case float32:
 		a.kv = append(a.kv, attribute.Float64(key, float64(x)))
 	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			a.kv = append(a.kv, attribute.Int64(key, n))
-		} else if f, err := x.Float64(); err == nil {
-			a.kv = append(a.kv, attribute.Float64(key, f))
-		} else {
-			a.str(key, x.String())
-		}
+		a.number(key, string(x))
 	case json.RawMessage:
 		a.rawJSON(key, x)
 	case []string:
@@ -366,12 +495,32 @@ func (a *attrBuilder) value(key string, v any) {
 	}
 }
 
+// number adds a JSON number: an integer as an int64, else a float64, else
+// its text.
+func (a *attrBuilder) number(key, s string) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		a.kv = append(a.kv, attribute.Int64(key, n))
+	} else if f, err := strconv.ParseFloat(s, 64); err == nil {
+		a.kv = append(a.kv, attribute.Float64(key, f))
+	} else {
+		a.str(key, s)
+	}
+}
+
 // rawJSON adds a JSON value: a JSON string, number or boolean as the scalar,
-// anything else (objects, arrays) as its text.
+// anything else (objects, arrays) as its text. raw's bytes are the record's,
+// reused after Write: every string made from them is a copy.
 func (a *attrBuilder) rawJSON(key string, raw json.RawMessage) {
 	if len(raw) > 0 {
 		switch raw[0] {
 		case '"':
+			// without escapes, the string is the text between the quotes
+			if len(raw) >= 2 && raw[len(raw)-1] == '"' {
+				if body := raw[1 : len(raw)-1]; bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, '"') < 0 && utf8.Valid(body) {
+					a.str(key, string(body))
+					return
+				}
+			}
 			var s string
 			if json.Unmarshal(raw, &s) == nil {
 				a.str(key, s)
@@ -388,7 +537,7 @@ func (a *attrBuilder) rawJSON(key string, raw json.RawMessage) {
 			return
 		default:
 			if raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9') {
-				a.value(key, json.Number(raw))
+				a.number(key, string(raw))
 				return
 			}
 		}
@@ -396,8 +545,8 @@ func (a *attrBuilder) rawJSON(key string, raw json.RawMessage) {
 	a.str(key, string(raw))
 }
 
-// asInt reads a line number as fluxloop writes it (int) or JSON decodes it
-// (float64, json.Number).
+// asInt reads a line number as fluxloop writes it (int, int64) or JSON
+// decodes it (float64, json.Number).
 func asInt(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int:

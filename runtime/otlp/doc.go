@@ -5,7 +5,14 @@
 //
 // # Enabling it
 //
-// Link the package and select the storage by name:
+// The package is a module of its own, so that programs that do not export
+// OTLP do not depend on OpenTelemetry:
+//
+//	go get github.com/fluxloop/fluxloop-go/runtime/otlp
+//
+// Link the package and select the storage by name (importing the package
+// registers the storage "otlp", as database/sql drivers register
+// themselves, and does nothing else):
 //
 //	import _ "github.com/fluxloop/fluxloop-go/runtime/otlp"
 //
@@ -22,14 +29,14 @@
 //	}
 //	defer fluxloop.Shutdown(context.Background())
 //
-// The storage uses the official OpenTelemetry exporters (otlptracehttp and
-// otlptracegrpc), so the standard variables work as they do for any
-// OpenTelemetry SDK:
+// The storage uses the official OpenTelemetry exporters, so the standard
+// variables work as they do for any OpenTelemetry SDK:
 //
 //	OTEL_EXPORTER_OTLP_ENDPOINT         base URL; /v1/traces is appended for HTTP (default http://localhost:4318, or localhost:4317 for gRPC)
 //	OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  full URL, used as it is; wins over the above
 //	OTEL_EXPORTER_OTLP_HEADERS          key=value,key2=value2 (URL-encoded values), e.g. authorization=Bearer%20xyz
-//	OTEL_EXPORTER_OTLP_PROTOCOL         http/protobuf (default), http/json or grpc (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins)
+//	OTEL_EXPORTER_OTLP_PROTOCOL         http/protobuf (default), http/json or grpc (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins;
+//	                                    grpc needs the otlpgrpc module, below)
 //	OTEL_EXPORTER_OTLP_COMPRESSION      gzip or none
 //	OTEL_EXPORTER_OTLP_TIMEOUT          per request, in milliseconds (default: FLUXLOOP_TIMEOUT, 10 s)
 //	OTEL_EXPORTER_OTLP_CERTIFICATE, ..._CLIENT_CERTIFICATE, ..._CLIENT_KEY, ..._INSECURE   TLS
@@ -40,6 +47,27 @@
 //
 // Options given to New win over the variables. FLUXLOOP_ENVIRONMENT becomes
 // the resource attribute deployment.environment.name.
+//
+// # HTTP and gRPC
+//
+// This package exports over HTTP (otlptracehttp, protobuf or JSON). The gRPC
+// exporter (otlptracegrpc) is in a module of its own, as in OpenTelemetry
+// Go, and importing it registers the protocol grpc (RegisterExporter):
+//
+//	go get github.com/fluxloop/fluxloop-go/runtime/otlp/otlpgrpc
+//
+//	import _ "github.com/fluxloop/fluxloop-go/runtime/otlp/otlpgrpc"
+//
+//	FLUXLOOP_STORAGE=otlp OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 ./agent
+//
+// Without that import, asking for grpc is an error that names it. What the
+// split saves is smaller than it sounds: this package's code does not
+// import google.golang.org/grpc, but otlptracehttp itself does (its shared
+// configuration package, and the OTLP collector protobuf package it encodes
+// requests with, import grpc and grpc-gateway), so an HTTP-only program
+// still links part of gRPC and its go.mod still requires
+// google.golang.org/grpc. It does not link otlptracegrpc, its gRPC client
+// connection and retry machinery.
 //
 // # What a span holds
 //
@@ -80,18 +108,29 @@
 // run carries its trace's session.id, user.id, fluxloop.trace.tags and
 // fluxloop.trace.metadata.<key>.
 //
-// Spans are built as sdktrace.ReadOnlySpan values and handed to the
-// exporter's ExportSpans directly: no OpenTelemetry tracer runs, and the
-// fluxloop runtime itself never imports OpenTelemetry. Each Write of the
-// background writer is one export request (the writer batches up to 4096
+// Each fluxloop.Record becomes an sdktrace.ReadOnlySpan of the package's
+// own, handed to the exporter's ExportSpans directly: no OpenTelemetry
+// tracer runs, and the fluxloop runtime itself never imports OpenTelemetry.
+// The records' ids are already OpenTelemetry ids and a run's root carries
+// its trace's fields, so the conversion neither parses nor joins anything.
+// The spans, their attributes and events live in memory the storage reuses
+// from one Write to the next, since the OTLP exporters are done with them
+// when ExportSpans returns (an exporter given with WithExporter gets new
+// memory each time, so it may keep them). Each Write of the background
+// writer is one export request (the writer batches up to 4096
 // observations), bounded by WithExportTimeout (default 30 s) including the
 // exporter's retries; Flush has nothing to do and Close shuts the exporter
 // down.
 //
 // # OpenTelemetry in the same process
 //
-// Importing the package installs a bridge (fluxloop.SetBridge, see
-// InstallBridge) between fluxloop and the OpenTelemetry API's context:
+// InstallBridge, called once at startup as otel.SetTracerProvider would be,
+// installs a bridge (fluxloop.SetBridge) between fluxloop and the
+// OpenTelemetry API's context; importing the package does not:
+//
+//	otlp.InstallBridge()
+//
+// With the bridge installed:
 //
 //   - an observation started in a ctx that carries a valid OpenTelemetry span
 //     and no fluxloop observation (for instance inside an otelhttp handler)
@@ -106,12 +145,14 @@
 // exported by it land in the same trace as the observations this storage
 // exports.
 //
-// The bridge is on by default because a program that exports OTLP usually
-// has OpenTelemetry instrumentation too. While installed it costs every
-// recorded traced call two small allocations (128 bytes) and roughly 100 to
-// 150 ns for the wrapped ctx (internal/benchmarks, CallerOnlyOTelBridge
-// against CallerOnlyNoBridge); remove it with fluxloop.SetBridge(nil) when
-// nothing in the process uses the OpenTelemetry API. Two limits come from
+// The bridge is explicit, as otel.SetTracerProvider is, because it is a
+// process-wide choice of which trace observations join; it works with any
+// storage, not only this one. It is cheap: it adds no allocation to a traced
+// call, answering OpenTelemetry's lookup of the active span in an
+// observation's ctx only when one is made (fluxloop.Bridge.Value), and an
+// observation started without a fluxloop parent looks the OpenTelemetry span
+// up in its ctx (internal/benchmarks: CallerOnlyOTelBridge against
+// CallerOnlyNoBridge). fluxloop.SetBridge(nil) removes it. Two limits come from
 // the runtime: an observation started in the ctx of an OpenTelemetry span
 // that is itself under an observation is a child of that observation, not of
 // the OpenTelemetry span (the bridge is asked only when ctx carries no

@@ -9,7 +9,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// Export to a collector named in code instead of the environment.
+// Export to a collector named in code instead of the environment. (For
+// FLUXLOOP_STORAGE=otlp, importing the package is enough: it registers the
+// storage.)
 func ExampleNew() {
 	ctx := context.Background()
 	st, err := otlp.New(ctx,
@@ -26,10 +28,11 @@ func ExampleNew() {
 	// ... traced functions run here ...
 }
 
-// Traced functions called inside a span of an OpenTelemetry-instrumented
-// server join its trace, and OpenTelemetry spans started from a traced
-// function's ctx nest under its observation. Importing the package is
-// enough; InstallBridge restores the bridge after fluxloop.SetBridge(nil).
+// Install the bridge once at startup, as otel.SetTracerProvider, when the
+// program also uses OpenTelemetry instrumentation: then traced functions
+// called inside a span of an OpenTelemetry-instrumented server join its
+// trace, and OpenTelemetry spans started from a traced function's ctx nest
+// under its observation. Importing the package does not install it.
 func ExampleInstallBridge() {
 	otlp.InstallBridge()
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -25,7 +27,9 @@ const StorageName = "otlp"
 // ScopeName is the instrumentation scope of the exported spans.
 const ScopeName = "github.com/fluxloop/fluxloop-go/runtime/otlp"
 
-// The protocols of WithProtocol and OTEL_EXPORTER_OTLP_PROTOCOL.
+// The protocols of WithProtocol and OTEL_EXPORTER_OTLP_PROTOCOL. This
+// package exports over HTTP; ProtocolGRPC is registered by importing
+// github.com/fluxloop/fluxloop-go/runtime/otlp/otlpgrpc.
 const (
 	ProtocolHTTPProtobuf = "http/protobuf"
 	ProtocolHTTPJSON     = "http/json"
@@ -41,17 +45,78 @@ const (
 	DefaultExportTimeout = 30 * time.Second
 )
 
+// init registers the storage, as database/sql drivers register themselves.
+// It does not install the OpenTelemetry bridge: InstallBridge does.
 func init() {
 	fluxloop.RegisterStorage(StorageName, func(c fluxloop.Config) (fluxloop.Storage, error) {
 		opts := []Option{withFluxloopConfig(c)}
 		return New(context.Background(), opts...)
 	})
-	InstallBridge()
+}
+
+// ExporterConfig is what New gives an ExporterFactory: the settings of its
+// options that concern the exporter, resolved. An empty field leaves the
+// setting to the exporter, which reads the OTEL_EXPORTER_OTLP_* variables.
+type ExporterConfig struct {
+	// Protocol is the protocol asked for (lowercase).
+	Protocol string
+	// EndpointURL is WithEndpointURL's URL, used as it is.
+	EndpointURL string
+	// Headers are WithHeaders' headers (gRPC metadata).
+	Headers map[string]string
+	// Compression is "gzip" or "none" from WithGzip.
+	Compression string
+	// Timeout bounds each export request: WithTimeout's, else
+	// FLUXLOOP_TIMEOUT's when no OTEL_EXPORTER_OTLP_TIMEOUT or
+	// OTEL_EXPORTER_OTLP_TRACES_TIMEOUT is set.
+	Timeout time.Duration
+}
+
+// ExporterFactory builds the exporter of a protocol for New.
+//
+// The exporter must be done with the spans it is given, their attribute
+// lists and events included, when ExportSpans returns, as the OTLP exporters
+// are (they encode the request before returning): the storage reuses that
+// memory for its next Write. An exporter that keeps spans belongs in
+// WithExporter, which does not reuse it.
+type ExporterFactory func(ctx context.Context, cfg ExporterConfig) (sdktrace.SpanExporter, error)
+
+// exporters are the registered protocols; gRPC registers itself from the
+// otlpgrpc module.
+var exporters = struct {
+	sync.RWMutex
+	m map[string]ExporterFactory
+}{m: map[string]ExporterFactory{
+	ProtocolHTTPProtobuf: newHTTPExporter,
+	ProtocolHTTPJSON:     newHTTPExporter,
+}}
+
+// grpcImport is the package that registers ProtocolGRPC.
+const grpcImport = "github.com/fluxloop/fluxloop-go/runtime/otlp/otlpgrpc"
+
+// RegisterExporter makes a protocol selectable with WithProtocol and
+// OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL; a package providing an exporter
+// calls it from init, as the otlpgrpc module does for ProtocolGRPC:
+//
+//	import _ "github.com/fluxloop/fluxloop-go/runtime/otlp/otlpgrpc"
+//
+// Protocols are case-insensitive; registering one twice replaces its
+// factory (the built-in ProtocolHTTPProtobuf and ProtocolHTTPJSON too). See
+// ExporterFactory for what the exporter must guarantee.
+func RegisterExporter(protocol string, f ExporterFactory) {
+	protocol = strings.ToLower(strings.TrimSpace(protocol))
+	if protocol == "" || protocol == "custom" || f == nil {
+		panic("otlp: RegisterExporter with an empty or reserved protocol, or a nil factory")
+	}
+	exporters.Lock()
+	exporters.m[protocol] = f
+	exporters.Unlock()
 }
 
 // Storage is a fluxloop.Storage that exports observations as OpenTelemetry
 // spans with an OTLP exporter. Make one with New, or let FLUXLOOP_STORAGE=otlp
-// make it. The client's background writer calls its methods one at a time.
+// make it. The client's background writer calls its methods one at a time;
+// Write must not be called concurrently (it reuses its memory).
 type Storage struct {
 	exp           sdktrace.SpanExporter
 	res           *resource.Resource
@@ -60,7 +125,11 @@ type Storage struct {
 	exportTimeout time.Duration
 	protocol      string
 
-	spans []sdktrace.ReadOnlySpan // reused between Writes
+	// reuse says the exporter is done with the spans when ExportSpans
+	// returns (an exporter of the registry), so buf is kept between Writes.
+	reuse bool
+	buf   buffers
+	keys  keyCache
 }
 
 // Option configures New.
@@ -87,7 +156,8 @@ type options struct {
 }
 
 // WithProtocol selects the OTLP protocol: ProtocolHTTPProtobuf (the
-// default), ProtocolHTTPJSON or ProtocolGRPC. It wins over
+// default), ProtocolHTTPJSON, ProtocolGRPC (with the otlpgrpc module
+// imported) or another registered with RegisterExporter. It wins over
 // OTEL_EXPORTER_OTLP_TRACES_PROTOCOL and OTEL_EXPORTER_OTLP_PROTOCOL.
 func WithProtocol(p string) Option {
 	return func(o *options) { o.protocol = p }
@@ -149,7 +219,9 @@ func WithResource(r *resource.Resource) Option {
 // WithExporter makes the storage hand its spans to exp instead of an OTLP
 // exporter built from the other options and the environment: another
 // exporter (stdouttrace, a vendor's), or tracetest.NewInMemoryExporter in
-// tests. The storage shuts exp down on Close.
+// tests. The storage shuts exp down on Close. exp may keep the spans it is
+// given: each Write converts into new memory (the exporters of the
+// protocols reuse it instead, see ExporterFactory).
 func WithExporter(exp sdktrace.SpanExporter) Option {
 	return func(o *options) { o.exporter = exp }
 }
@@ -162,9 +234,10 @@ func WithMaxValueBytes(n int) Option {
 	return func(o *options) { o.maxValue, o.maxValueSet = n, true }
 }
 
-// withFluxloopConfig takes the service name, environment and timeout from a
-// client's Config (FLUXLOOP_SERVICE_NAME, FLUXLOOP_ENVIRONMENT,
-// FLUXLOOP_TIMEOUT), as fallbacks.
+// withFluxloopConfig takes the service name and environment from a client's
+// Config (FLUXLOOP_SERVICE_NAME, FLUXLOOP_ENVIRONMENT) and the timeout from
+// FLUXLOOP_TIMEOUT (a Go duration or a number of seconds, as fluxloop parses
+// its durations; default 10s; an invalid value is ignored), as fallbacks.
 func withFluxloopConfig(c fluxloop.Config) Option {
 	return func(o *options) {
 		if c.ServiceName != "" {
@@ -173,7 +246,20 @@ func withFluxloopConfig(c fluxloop.Config) Option {
 		if c.Environment != "" {
 			o.environment = c.Environment
 		}
-		o.fallbackTimeout = c.Timeout
+		o.fallbackTimeout = 10 * time.Second
+		if v := strings.TrimSpace(os.Getenv("FLUXLOOP_TIMEOUT")); v != "" {
+			var d time.Duration
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				if f > 0 && f*float64(time.Second) < 1<<63 { // not NaN, Inf or too long
+					d = time.Duration(f * float64(time.Second))
+				}
+			} else if pd, err := time.ParseDuration(v); err == nil {
+				d = pd
+			}
+			if d > 0 {
+				o.fallbackTimeout = d
+			}
+		}
 	}
 }
 
@@ -211,24 +297,25 @@ func New(ctx context.Context, opts ...Option) (*Storage, error) {
 		s.protocol = "custom"
 		return s, nil
 	}
-	s.protocol, err = o.resolveProtocol()
+	var factory ExporterFactory
+	s.protocol, factory, err = o.resolveProtocol()
 	if err != nil {
 		return nil, err
 	}
-	switch s.protocol {
-	case ProtocolGRPC:
-		s.exp, err = otlptracegrpc.New(ctx, o.grpcOptions()...)
-	default:
-		s.exp, err = otlptracehttp.New(ctx, o.httpOptions(s.protocol)...)
-	}
+	s.exp, err = factory(ctx, o.exporterConfig(s.protocol))
 	if err != nil {
 		return nil, fmt.Errorf("otlp: creating the %s exporter: %w", s.protocol, err)
 	}
+	if s.exp == nil {
+		return nil, fmt.Errorf("otlp: creating the %s exporter: the factory returned none", s.protocol)
+	}
+	s.reuse = true
 	return s, nil
 }
 
-// resolveProtocol picks the protocol from the option or the environment.
-func (o *options) resolveProtocol() (string, error) {
+// resolveProtocol picks the protocol from the option or the environment,
+// and its exporter's factory.
+func (o *options) resolveProtocol() (string, ExporterFactory, error) {
 	p, from := o.protocol, "WithProtocol"
 	if p == "" {
 		for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
@@ -238,15 +325,30 @@ func (o *options) resolveProtocol() (string, error) {
 			}
 		}
 	}
-	switch strings.ToLower(p) {
-	case "", ProtocolHTTPProtobuf:
-		return ProtocolHTTPProtobuf, nil
-	case ProtocolHTTPJSON:
-		return ProtocolHTTPJSON, nil
-	case ProtocolGRPC:
-		return ProtocolGRPC, nil
+	protocol := strings.ToLower(strings.TrimSpace(p))
+	if protocol == "" {
+		protocol = ProtocolHTTPProtobuf
 	}
-	return "", fmt.Errorf("otlp: %s=%q: unsupported protocol (use %s, %s or %s)", from, p, ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC)
+	exporters.RLock()
+	f := exporters.m[protocol]
+	var names []string
+	if f == nil {
+		for n := range exporters.m {
+			names = append(names, n)
+		}
+	}
+	exporters.RUnlock()
+	if f != nil {
+		return protocol, f, nil
+	}
+	if protocol == ProtocolGRPC {
+		return "", nil, fmt.Errorf("otlp: %s=%q: the gRPC exporter is in a module of its own, so that HTTP-only programs do not link it: import _ %q", from, p, grpcImport)
+	}
+	if !slices.Contains(names, ProtocolGRPC) {
+		names = append(names, ProtocolGRPC+" (with "+grpcImport+")")
+	}
+	slices.Sort(names)
+	return "", nil, fmt.Errorf("otlp: %s=%q: unsupported protocol (use %s)", from, p, strings.Join(names, ", "))
 }
 
 // timeoutFromEnv reports whether an OTEL_ variable sets the request timeout.
@@ -254,49 +356,48 @@ func timeoutFromEnv() bool {
 	return os.Getenv("OTEL_EXPORTER_OTLP_TIMEOUT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") != ""
 }
 
-func (o *options) httpOptions(protocol string) []otlptracehttp.Option {
-	var opts []otlptracehttp.Option
-	if protocol == ProtocolHTTPJSON {
-		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
-	} else if o.protocol != "" {
-		// an explicit http/protobuf wins over a variable saying http/json
-		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))
-	}
-	if o.endpointURL != "" {
-		opts = append(opts, otlptracehttp.WithEndpointURL(o.endpointURL))
-	}
-	if o.headers != nil {
-		opts = append(opts, otlptracehttp.WithHeaders(o.headers))
+// exporterConfig is what the options say about the exporter.
+func (o *options) exporterConfig(protocol string) ExporterConfig {
+	c := ExporterConfig{
+		Protocol:    protocol,
+		EndpointURL: o.endpointURL,
+		Headers:     o.headers,
+		Timeout:     o.requestTimeout(),
 	}
 	if o.gzip != nil {
-		c := otlptracehttp.NoCompression
+		c.Compression = "none"
 		if *o.gzip {
-			c = otlptracehttp.GzipCompression
+			c.Compression = "gzip"
 		}
-		opts = append(opts, otlptracehttp.WithCompression(c))
 	}
-	if t := o.requestTimeout(); t > 0 {
-		opts = append(opts, otlptracehttp.WithTimeout(t))
-	}
-	return opts
+	return c
 }
 
-func (o *options) grpcOptions() []otlptracegrpc.Option {
-	var opts []otlptracegrpc.Option
-	if o.endpointURL != "" {
-		opts = append(opts, otlptracegrpc.WithEndpointURL(o.endpointURL))
+// newHTTPExporter is the factory of ProtocolHTTPProtobuf and
+// ProtocolHTTPJSON.
+func newHTTPExporter(ctx context.Context, c ExporterConfig) (sdktrace.SpanExporter, error) {
+	var opts []otlptracehttp.Option
+	if c.Protocol == ProtocolHTTPJSON {
+		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
+	} else {
+		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))
 	}
-	if o.headers != nil {
-		opts = append(opts, otlptracegrpc.WithHeaders(o.headers))
+	if c.EndpointURL != "" {
+		opts = append(opts, otlptracehttp.WithEndpointURL(c.EndpointURL))
 	}
-	if o.gzip != nil && *o.gzip {
-		// (the gRPC exporter has no way to say "none" over the variable)
-		opts = append(opts, otlptracegrpc.WithCompressor("gzip"))
+	if c.Headers != nil {
+		opts = append(opts, otlptracehttp.WithHeaders(c.Headers))
 	}
-	if t := o.requestTimeout(); t > 0 {
-		opts = append(opts, otlptracegrpc.WithTimeout(t))
+	switch c.Compression {
+	case "gzip":
+		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
+	case "none":
+		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.NoCompression))
 	}
-	return opts
+	if c.Timeout > 0 {
+		opts = append(opts, otlptracehttp.WithTimeout(c.Timeout))
+	}
+	return otlptracehttp.New(ctx, opts...)
 }
 
 // requestTimeout is the per-request timeout to pass to the exporter, or 0 to
@@ -344,21 +445,26 @@ func (o *options) buildResource(ctx context.Context) (*resource.Resource, error)
 }
 
 // Protocol returns the protocol the storage exports with: ProtocolHTTPProtobuf,
-// ProtocolHTTPJSON, ProtocolGRPC, or "custom" for WithExporter.
+// ProtocolHTTPJSON, ProtocolGRPC or another registered one (lowercase), or
+// "custom" for WithExporter.
 func (s *Storage) Protocol() string { return s.protocol }
 
 // Resource returns the resource of the exported spans.
 func (s *Storage) Resource() *resource.Resource { return s.res }
 
-// Write converts the batch's observations to spans and exports them in one
-// request. Observations with malformed ids are skipped and reported in the
+// Write converts the records to spans and exports them in one request.
+// Records with a zero trace or span id are skipped and reported in the
 // error; the others are still exported.
-func (s *Storage) Write(ctx context.Context, b fluxloop.Batch) error {
-	spans, convErr := s.convert(s.spans[:0], b)
-	defer func() {
-		clear(spans) // let the records go
-		s.spans = spans[:0]
-	}()
+func (s *Storage) Write(ctx context.Context, records []fluxloop.Record) error {
+	b := &s.buf
+	if s.reuse {
+		defer b.reset() // let the spans' strings go, keep the memory
+	} else {
+		// an exporter of WithExporter may keep the spans: give them
+		// memory of their own
+		b = &buffers{}
+	}
+	spans, convErr := s.convert(b, records)
 	if len(spans) == 0 {
 		return convErr
 	}

@@ -23,9 +23,9 @@ type tee struct {
 	st  fluxloop.Storage
 }
 
-func (t tee) Write(ctx context.Context, b fluxloop.Batch) error {
-	t.mem.Write(ctx, b)
-	return t.st.Write(ctx, b)
+func (t tee) Write(ctx context.Context, records []fluxloop.Record) error {
+	t.mem.Write(ctx, records)
+	return t.st.Write(ctx, records)
 }
 func (t tee) Flush(ctx context.Context) error { return t.st.Flush(ctx) }
 func (t tee) Close(ctx context.Context) error { return t.st.Close(ctx) }
@@ -355,38 +355,6 @@ func TestOptionsWinOverEnvironment(t *testing.T) {
 	}
 }
 
-func TestGRPC(t *testing.T) {
-	r := newGRPCReceiver(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", r.url)
-	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme")
-	st, err := otlp.New(context.Background(), otlp.WithGzip(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Protocol() != otlp.ProtocolGRPC {
-		t.Fatalf("protocol %q", st.Protocol())
-	}
-	c, mem := newClient(t, st)
-	runTree(c)
-	if err := c.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	spans := byName(t, r.spans())
-	if len(spans) != 4 {
-		t.Fatalf("%d spans", len(spans))
-	}
-	for _, o := range mem.Observations() {
-		if sp := spans[o.Name]; hexID(sp.SpanId) != o.ID || hexID(sp.ParentSpanId) != o.ParentObservationID {
-			t.Errorf("%s: span %x parent %x, want %s parent %s", o.Name, sp.SpanId, sp.ParentSpanId, o.ID, o.ParentObservationID)
-		}
-	}
-	req := r.requests()[0]
-	if req.header.Get("x-tenant") != "acme" || req.encoding != "gzip" {
-		t.Errorf("metadata %v", req.header)
-	}
-}
-
 func TestTruncationAndMetadata(t *testing.T) {
 	r := newHTTPReceiver(t)
 	st, err := otlp.New(context.Background(), otlp.WithEndpointURL(r.url), otlp.WithMaxValueBytes(40))
@@ -464,10 +432,10 @@ func TestExportTimeoutBoundsWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err = st.Write(context.Background(), fluxloop.Batch{Observations: []fluxloop.Observation{{
-		ID: "0102030405060708", TraceID: "0102030405060708090a0b0c0d0e0f10", Name: "x",
-		StartTime: start, EndTime: start,
-	}}})
+	err = st.Write(context.Background(), []fluxloop.Record{{
+		ID: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}, TraceID: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		Root: true, Name: "x", Start: start, End: start,
+	}})
 	if err == nil {
 		t.Fatal("no error from a collector that is busy")
 	}
@@ -476,21 +444,37 @@ func TestExportTimeoutBoundsWrite(t *testing.T) {
 	}
 }
 
-func TestMalformedIDs(t *testing.T) {
+func TestZeroIDs(t *testing.T) {
 	exp := &recordingExporter{}
 	st, err := otlp.New(context.Background(), otlp.WithExporter(exp))
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	err = st.Write(context.Background(), fluxloop.Batch{Observations: []fluxloop.Observation{
-		{ID: "zz", TraceID: "0102030405060708090a0b0c0d0e0f10", Name: "bad", StartTime: now, EndTime: now},
-		{ID: "0102030405060708", TraceID: "0102030405060708090a0b0c0d0e0f10", Name: "good", StartTime: now, EndTime: now},
-	}})
-	if err == nil || !strings.Contains(err.Error(), `"bad"`) {
+	tid := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	err = st.Write(context.Background(), []fluxloop.Record{
+		{TraceID: tid, Name: "bad", Start: now, End: now},
+		{ID: [8]byte{1}, Name: "bad trace", Start: now, End: now},
+		{TraceID: tid, ID: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}, Name: "good", Start: now, End: now},
+	})
+	if err == nil || !strings.Contains(err.Error(), `"bad"`) || !strings.Contains(err.Error(), `"bad trace"`) {
 		t.Errorf("error %v", err)
 	}
 	if len(exp.spans) != 1 || exp.spans[0].Name() != "good" {
 		t.Errorf("exported %v", exp.spans)
+	}
+}
+
+func TestGRPCNeedsItsModule(t *testing.T) {
+	for _, opts := range [][]otlp.Option{{otlp.WithProtocol(otlp.ProtocolGRPC)}, nil} {
+		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+		_, err := otlp.New(context.Background(), opts...)
+		if err == nil || !strings.Contains(err.Error(), `import _ "github.com/fluxloop/fluxloop-go/runtime/otlp/otlpgrpc"`) {
+			t.Errorf("error %v, want one naming the otlpgrpc import", err)
+		}
+	}
+	_, err := fluxloop.NewClient(fluxloop.WithStorageName("otlp"))
+	if err == nil || !strings.Contains(err.Error(), "otlpgrpc") {
+		t.Errorf("client error %v", err)
 	}
 }

@@ -2,10 +2,8 @@ package otlp_test
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/hex"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -14,9 +12,6 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -24,21 +19,20 @@ import (
 // request is one export request a receiver got.
 type request struct {
 	path     string
-	header   http.Header // HTTP headers or gRPC metadata
-	encoding string      // Content-Encoding ("gzip" or "")
+	header   http.Header
+	encoding string // Content-Encoding ("gzip" or "")
 	spans    []*tracepb.Span
 	resource map[string]*commonpb.AnyValue
 	scope    string
 }
 
-// receiver is a local OTLP receiver (HTTP or gRPC) that records requests.
+// receiver is a local OTLP/HTTP receiver that records requests (the gRPC
+// one is in the otlpgrpc module's tests).
 type receiver struct {
 	mu   sync.Mutex
 	reqs []request
 	url  string // endpoint URL for WithEndpointURL
-	// grpcEncoding is the compression of the last gRPC call
-	grpcEncoding string
-	base         string // base URL for OTEL_EXPORTER_OTLP_ENDPOINT
+	base string // base URL for OTEL_EXPORTER_OTLP_ENDPOINT
 }
 
 func (r *receiver) add(req request, body *coltracepb.ExportTraceServiceRequest) {
@@ -121,59 +115,6 @@ func newHTTPReceiver(t testing.TB) *receiver {
 	t.Cleanup(srv.Close)
 	r.base = srv.URL
 	r.url = srv.URL + "/v1/traces"
-	return r
-}
-
-// grpcService implements the OTLP trace service for newGRPCReceiver.
-type grpcService struct {
-	coltracepb.UnimplementedTraceServiceServer
-	r *receiver
-}
-
-func (g grpcService) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	h := http.Header{}
-	for k, vs := range md {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
-	g.r.mu.Lock()
-	enc := g.r.grpcEncoding
-	g.r.mu.Unlock()
-	g.r.add(request{path: "grpc", header: h, encoding: enc}, req)
-	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
-
-// compressionSpy notes the compression of incoming gRPC calls.
-type compressionSpy struct{ r *receiver }
-
-func (c compressionSpy) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
-func (c compressionSpy) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
-	return ctx
-}
-func (c compressionSpy) HandleConn(context.Context, stats.ConnStats) {}
-func (c compressionSpy) HandleRPC(_ context.Context, s stats.RPCStats) {
-	if h, ok := s.(*stats.InHeader); ok {
-		c.r.mu.Lock()
-		c.r.grpcEncoding = h.Compression
-		c.r.mu.Unlock()
-	}
-}
-
-// newGRPCReceiver starts an OTLP/gRPC receiver on loopback.
-func newGRPCReceiver(t testing.TB) *receiver {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &receiver{}
-	srv := grpc.NewServer(grpc.StatsHandler(compressionSpy{r}))
-	coltracepb.RegisterTraceServiceServer(srv, grpcService{r: r})
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	r.url = "http://" + lis.Addr().String()
-	r.base = r.url
 	return r
 }
 
