@@ -49,7 +49,7 @@ func appendHead(b []byte, typ ObservationType, name string) []byte {
 	return appendString(b, name)
 }
 
-// fill makes r the record of the finished span s. Input and output bytes go
+// fill makes the zero record r the record of the finished span s. Input and output bytes go
 // to w.arena and metadata to w.fields, which the records of one batch
 // share until the storage's Write returns.
 func (w *writer) fill(r *Record, s *Span) {
@@ -64,16 +64,16 @@ func (w *writer) fill(r *Record, s *Span) {
 		pos = nil
 	}
 	enc := s.site.encoding()
-	*r = Record{
-		ID:    idBytes(s.id),
-		Root:  s.up == nil,
-		Type:  s.site.typ(),
-		Name:  s.site.Name,
-		Start: s.start,
-		End:   s.start.Add(s.dur),
-		Level: LevelInfo,
-		head:  enc.head,
-	}
+	// r is zero (write clears the records after each batch): set fields
+	// one by one rather than copy a whole Record.
+	r.ID = idBytes(s.id)
+	r.Root = s.up == nil
+	r.Type = s.site.typ()
+	r.Name = s.site.Name
+	r.Start = s.start
+	r.End = s.start.Add(s.dur)
+	r.Level = LevelInfo
+	r.head = enc.head
 	binary.BigEndian.PutUint64(r.TraceID[:8], s.traceHi)
 	binary.BigEndian.PutUint64(r.TraceID[8:], s.traceLo)
 	if parent := s.parentID(); parent != 0 {
