@@ -102,7 +102,13 @@ func downloadModule(t testing.TB, path, version string) string {
 	t.Helper()
 	r := mustRun(t, t.TempDir(), childEnv(), "go", "mod", "download", "-json", path+"@"+version)
 	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(r.out, &info); err != nil || info.Dir == "" {
+	// The output interleaves stderr, which may hold warnings (a go.mod in
+	// the temp root, for one): decode from the JSON object.
+	out := r.out
+	if i := bytes.IndexByte(out, '{'); i > 0 {
+		out = out[i:]
+	}
+	if err := json.NewDecoder(bytes.NewReader(out)).Decode(&info); err != nil || info.Dir == "" {
 		t.Fatalf("go mod download %s@%s: %v %s\n%s", path, version, err, info.Error, r.out)
 	}
 	return info.Dir
