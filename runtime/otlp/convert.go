@@ -296,6 +296,14 @@ func (s *Storage) fill(sp *span, r *fluxloop.Record, in, out string, kv []attrib
 	if len(out) > 0 {
 		a.str(keyOutput, out)
 	}
+	if r.Type == fluxloop.TypeGeneration && s.genAIContent {
+		c := genAIFromRecord(in, out)
+		for _, kv := range [...][2]string{{keySystemInstructions, c.system}, {keyInputMessages, c.input}, {keyOutputMessages, c.output}, {keyToolDefinitions, c.tools}} {
+			if kv[1] != "" {
+				a.str(kv[0], kv[1])
+			}
+		}
+	}
 	if r.StatusMessage != "" {
 		a.str(keyStatusMessage, r.StatusMessage)
 	}
@@ -535,6 +543,14 @@ func (a *attrBuilder) rawJSON(key string, raw json.RawMessage) {
 		case 'n':
 			a.kv = append(a.kv, attribute.String(key, "null"))
 			return
+		case '[':
+			// a list of strings (gen_ai.response.finish_reasons, say) as a
+			// string slice attribute
+			var ss []string
+			if json.Unmarshal(raw, &ss) == nil {
+				a.kv = append(a.kv, attribute.StringSlice(key, ss))
+				return
+			}
 		default:
 			if raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9') {
 				a.number(key, string(raw))

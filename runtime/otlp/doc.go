@@ -85,10 +85,18 @@
 //	                                        gen_ai.usage.input_tokens, gen_ai.usage.output_tokens
 //	others          (none)                                                             internal
 //
-// Metadata keys that start with "gen_ai." are exported as they are, so
+// Metadata keys that start with "gen_ai." are exported as they are (a JSON
+// list of strings, such as gen_ai.response.finish_reasons, as a string
+// slice), so the calls fluxloopllm records carry gen_ai.provider.name,
+// gen_ai.response.id, gen_ai.usage.* and the rest, and
 // SetAttributes(ctx, fluxloop.Attribute("gen_ai.operation.name",
-// "generate_content")) or "gen_ai.provider.name" refine the defaults. Every
-// span also has:
+// "generate_content")) refines the defaults. A generation's content goes to
+// the conventions' opt-in attributes gen_ai.input.messages,
+// gen_ai.output.messages, gen_ai.system_instructions and
+// gen_ai.tool.definitions (messages of {role, parts}) only with
+// WithGenAIContent(true) or OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true,
+// derived from the recorded request (OpenAI Chat Completions or Responses,
+// Anthropic Messages, Gemini) and reply. Every span also has:
 //
 //	fluxloop.observation.type   the fluxloop type
 //	fluxloop.input              the input, a JSON object as a string

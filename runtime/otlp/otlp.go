@@ -124,6 +124,7 @@ type Storage struct {
 	maxValue      int
 	exportTimeout time.Duration
 	protocol      string
+	genAIContent  bool // add the GenAI content attributes to generations
 
 	// reuse says the exporter is done with the spans when ExportSpans
 	// returns (an exporter of the registry), so buf is kept between Writes.
@@ -148,6 +149,7 @@ type options struct {
 	exporter      sdktrace.SpanExporter
 	maxValue      int
 	maxValueSet   bool
+	genAIContent  *bool
 
 	// from fluxloop.Config, used when neither an option nor an OTEL_
 	// variable says otherwise
@@ -285,7 +287,11 @@ func New(ctx context.Context, opts ...Option) (*Storage, error) {
 	s := &Storage{
 		scope:         instrumentation.Scope{Name: ScopeName},
 		maxValue:      o.maxValue,
+		genAIContent:  genAIContentFromEnv(),
 		exportTimeout: o.exportTimeout,
+	}
+	if o.genAIContent != nil {
+		s.genAIContent = *o.genAIContent
 	}
 	res, err := o.buildResource(ctx)
 	if err != nil {
