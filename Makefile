@@ -13,7 +13,8 @@ PKGS = $(addsuffix /...,$(MODULE_DIRS))
 demo: generate
 	$(GO) run ./examples/chain
 	$(GO) run ./examples/gather
-	$(GO) run ./cmd/fluxloopview -n 2
+	$(GO) run ./examples/llm
+	$(GO) run ./cmd/fluxloopview -n 3
 
 # generate (re)instruments the examples in place; a no-op when up to date.
 generate:

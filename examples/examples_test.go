@@ -22,6 +22,7 @@ type observation struct {
 	Error    string          `json:"error"`
 	Output   json.RawMessage `json:"output"`
 	Metadata map[string]any  `json:"metadata"`
+	Tokens   int             `json:"total_tokens"`
 }
 
 // edges renders a tree as sorted "parent>child" lines ("" for a root), with
@@ -60,11 +61,17 @@ func TestExamples(t *testing.T) {
 		{"httpagent", []string{"-once"}, ">AgentEndpoint AgentEndpoint>Process"},
 		{"streaming", nil, ">StreamingAgent >TokenSeq"},
 		{"fanout", nil, ">Gather Gather>CallAPI Gather>CallAPI Gather>CallAPI"},
+		// The model call is recorded by fluxloopllm's transport, under the
+		// step that made it (offline: the example's fake server).
+		{"llm", nil, ">Assistant.Answer Assistant.Answer>Assistant.Lookup Assistant.Answer>Assistant.Stream Assistant.Stream>chat gpt-4o-mini"},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.Command("go", append([]string{"run", "./" + tc.dir}, tc.args...)...)
 			cmd.Env = append(os.Environ(), "FLUXLOOP_DIR="+dir, "FLUXLOOP_STORAGE=file")
+			if tc.dir == "llm" { // offline, whatever the environment says
+				cmd.Env = append(cmd.Env, "OPENAI_API_KEY=", "OPENAI_MODEL=")
+			}
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("go run ./%s: %v\n%s", tc.dir, err, out)
 			}
@@ -76,6 +83,13 @@ func TestExamples(t *testing.T) {
 				for _, o := range obs {
 					if o.Name == "TokenSeq" && string(o.Output) != `["Token 0: Hi","Token 1: Hi","Token 2: Hi"]` {
 						t.Errorf("TokenSeq output %s, want the 3 tokens delivered before the break", o.Output)
+					}
+				}
+			}
+			if tc.dir == "llm" {
+				for _, o := range obs {
+					if o.Type == "generation" && (o.Tokens == 0 || o.Metadata["gen_ai.response.time_to_first_chunk"] == nil) {
+						t.Errorf("%s: no usage or no time to first chunk: tokens %d, metadata %v", o.Name, o.Tokens, o.Metadata)
 					}
 				}
 			}

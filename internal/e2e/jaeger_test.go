@@ -314,6 +314,7 @@ func TestJaeger(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=",
 		"OTEL_EXPORTER_OTLP_HEADERS=",
 		"OTEL_SERVICE_NAME="+service,
+		"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true",
 	)
 	var stderr bytes.Buffer
 	run.Stderr = &stderr
@@ -373,8 +374,8 @@ func checkTree(t *testing.T, tr apiTrace, traceID, service string) {
 	if tr.TraceID != traceID {
 		t.Errorf("trace id %s, want %s", tr.TraceID, traceID)
 	}
-	if len(tr.Spans) != 3 {
-		t.Fatalf("%d spans, want 3", len(tr.Spans))
+	if len(tr.Spans) != 4 {
+		t.Fatalf("%d spans, want 4", len(tr.Spans))
 	}
 	spans := map[string]apiSpan{}
 	for _, s := range tr.Spans {
@@ -386,9 +387,12 @@ func checkTree(t *testing.T, tr apiTrace, traceID, service string) {
 			t.Errorf("%s: service %q, want %q", s.OperationName, p.ServiceName, service)
 		}
 	}
-	agent, tool, gen := spans["Answer"], spans["SearchDocs"], spans["GenerateAnswer"]
-	if agent.SpanID == "" || tool.SpanID == "" || gen.SpanID == "" {
-		t.Fatalf("spans %v, want Answer, SearchDocs and GenerateAnswer", tr.Spans)
+	agent, tool, gen, chat := spans["Answer"], spans["SearchDocs"], spans["GenerateAnswer"], spans["chat demo-model"]
+	if agent.SpanID == "" || tool.SpanID == "" || gen.SpanID == "" || chat.SpanID == "" {
+		t.Fatalf("spans %v, want Answer, SearchDocs, GenerateAnswer and chat demo-model", tr.Spans)
+	}
+	if len(chat.References) != 1 || chat.References[0].SpanID != gen.SpanID {
+		t.Errorf("chat demo-model: references %v, want CHILD_OF GenerateAnswer (%s)", chat.References, gen.SpanID)
 	}
 	if len(agent.References) != 0 {
 		t.Errorf("Answer has references %v, want none (a root)", agent.References)
@@ -420,13 +424,33 @@ func checkTree(t *testing.T, tr apiTrace, traceID, service string) {
 			"error.type":                "*errors.errorString",
 		},
 		"GenerateAnswer": {
-			"gen_ai.operation.name":      "chat",
-			"gen_ai.request.model":       "demo-model",
-			"gen_ai.usage.input_tokens":  "12",
-			"gen_ai.usage.output_tokens": "7",
-			"fluxloop.observation.type":  "generation",
-			"span.kind":                  "client",
+			"fluxloop.observation.type": "span",
+			"span.kind":                 "internal",
 		},
+		// the model call, recorded by fluxloopllm with the GenAI attributes
+		"chat demo-model": {
+			"gen_ai.operation.name":          "chat",
+			"gen_ai.provider.name":           "openai",
+			"gen_ai.request.model":           "demo-model",
+			"gen_ai.response.model":          "demo-model",
+			"gen_ai.response.id":             "chatcmpl-e2e",
+			"gen_ai.response.finish_reasons": `["stop"]`,
+			"gen_ai.usage.input_tokens":      "12",
+			"gen_ai.usage.output_tokens":     "7",
+			"fluxloop.observation.type":      "generation",
+			"span.kind":                      "client",
+			"server.address":                 "127.0.0.1",
+			"gen_ai.input.messages":          `[{"role":"user","parts":[{"type":"text","content":"What is Go?"}]}]`,
+			"gen_ai.system_instructions":     `[{"type":"text","content":"Answer from 0 documents."}]`,
+			"gen_ai.output.messages":         `[{"role":"assistant","parts":[{"type":"text","content":"Go is a programming language."}],"finish_reason":"stop"}]`,
+		},
+	}
+	for _, s := range tr.Spans {
+		for k, v := range tags(s.Tags) {
+			if strings.Contains(v, "sk-e2e") {
+				t.Errorf("%s: tag %s holds the API key: %s", s.OperationName, k, v)
+			}
+		}
 	}
 	for name, kv := range want {
 		got := tags(spans[name].Tags)

@@ -51,6 +51,15 @@ const (
 	prefixGenAI = "gen_ai."
 )
 
+// semconvKeys are metadata keys of OpenTelemetry's semantic conventions
+// that fluxloop's integrations record (fluxloopllm: the server of a model
+// call and its HTTP status), exported under their own names.
+var semconvKeys = map[string]bool{
+	"server.address":            true,
+	"server.port":               true,
+	"http.response.status_code": true,
+}
+
 // fluxloop metadata keys with a meaning of their own.
 const (
 	mdFilePath  = "code.filepath"
@@ -344,8 +353,12 @@ func (s *Storage) fill(sp *span, r *fluxloop.Record, in, out string, kv []attrib
 				continue
 			}
 		}
-		if len(k) > len(prefixGenAI) && k[:len(prefixGenAI)] == prefixGenAI {
+		if len(k) > len(prefixGenAI) && k[:len(prefixGenAI)] == prefixGenAI || semconvKeys[k] {
 			a.value(k, v)
+		} else if k == keyErrorType {
+			if t, ok := v.(string); ok && t != "" { // the provider's error type (fluxloopllm)
+				errorType = t
+			}
 		} else {
 			a.value(s.keys.get(prefixMetadata, k), v)
 		}
