@@ -14,6 +14,7 @@ demo: generate
 	$(GO) run ./examples/chain
 	$(GO) run ./examples/gather
 	$(GO) run ./examples/llm
+	$(GO) run ./examples/mcptool
 	$(GO) run ./cmd/fluxloopview -n 3
 
 # generate (re)instruments the examples in place; a no-op when up to date.

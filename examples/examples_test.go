@@ -64,6 +64,9 @@ func TestExamples(t *testing.T) {
 		// The model call is recorded by fluxloopllm's transport, under the
 		// step that made it (offline: the example's fake server).
 		{"llm", nil, ">Assistant.Answer Assistant.Answer>Assistant.Lookup Assistant.Answer>Assistant.Stream Assistant.Stream>chat gpt-4o-mini"},
+		// Two processes, one trace: each tool call is the agent's tool
+		// observation with the server's under it (see examples/mcptool).
+		{"mcptool", nil, ">Agent.Research Agent.Research>Summarize Agent.Research>search Agent.Research>word_count search>SearchIndex search>search word_count>CountWords word_count>word_count"},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			dir := t.TempDir()
