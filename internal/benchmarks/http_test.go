@@ -417,13 +417,17 @@ func TestSlowCollector(t *testing.T) {
 		plain, traced, slowest, st, c := slowCollectorRatio(t, stalledCollector, 20*time.Microsecond, 25, 20*time.Millisecond)
 		ratios = append(ratios, plain/traced)
 		t.Logf("plain %.0f steps/s, traced %.0f steps/s: ratio %.3f; slowest traced run of 64 steps %v", plain, traced, plain/traced, slowest)
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		// The deadline leaves room for spilling thousands of pending
+		// observations on a loaded machine (500ms was too short there);
+		// what is checked is that Shutdown keeps it and accounts for all.
+		const deadline = 2 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		start := time.Now()
 		err := c.Shutdown(ctx)
 		cancel()
 		t.Logf("shutdown in %v: %v", time.Since(start), err)
-		if time.Since(start) > 600*time.Millisecond {
-			t.Errorf("Shutdown took %v with a 500ms deadline", time.Since(start))
+		if time.Since(start) > deadline+200*time.Millisecond {
+			t.Errorf("Shutdown took %v with a %v deadline", time.Since(start), deadline)
 		}
 		cs, s := c.Stats(), st.Stats()
 		t.Logf("client %+v\nstorage %+v", cs, s)
