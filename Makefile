@@ -15,7 +15,9 @@ demo: generate
 	$(GO) run ./examples/gather
 	$(GO) run ./examples/llm
 	$(GO) run ./examples/mcptool
-	$(GO) run ./cmd/fluxloopview -n 3
+	$(GO) run ./cmd/fluxloop ls -n 4
+	@echo; echo "A trace's tree: go run ./cmd/fluxloop tree last (-v adds inputs and outputs)"
+	@echo "The viewer:     go run ./cmd/fluxloop serve"
 
 # generate (re)instruments the examples in place; a no-op when up to date.
 generate:

@@ -237,7 +237,7 @@ func main() {
 }
 
 // printTrace prints the observations of one trace, from both processes, as
-// a tree (as cmd/fluxloopview does).
+// a tree (as fluxloop tree does).
 func printTrace(dir, traceID string) error {
 	f, err := os.Open(filepath.Join(dir, fluxloop.ObservationsFile))
 	if err != nil {
