@@ -1,11 +1,15 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/token"
 	"sort"
+	"strconv"
 	"strings"
+
+	fluxloopruntime "github.com/fluxloop/fluxloop-go/runtime"
 )
 
 // directivePrefix starts every fluxloop directive. Like //go: directives, a
@@ -78,11 +82,12 @@ type Directive struct {
 // directivePrefix. Errors are messages without a position.
 func parseDirective(text string) (*Directive, error) {
 	body := strings.TrimPrefix(text, directivePrefix)
-	fields := strings.Fields(body)
 	verb := ""
-	if len(fields) > 0 && !strings.HasPrefix(body, " ") {
-		verb = fields[0]
-		fields = fields[1:]
+	if i := strings.IndexAny(body, optionSpace); i != 0 {
+		if i < 0 {
+			i = len(body)
+		}
+		verb, body = body[:i], body[i:]
 	}
 	d := &Directive{Capture: CaptureAll}
 	switch Kind(verb) {
@@ -99,17 +104,17 @@ func parseDirective(text string) (*Directive, error) {
 		}
 		return nil, fmt.Errorf("%s", msg)
 	}
+	opts, err := splitOptions(body, verb)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
-	for _, f := range fields {
-		key, value, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, fmt.Errorf("malformed option %q in %s%s: options are key=value (name=, type=, capture=, stream=)", f, directivePrefix, verb)
-		}
+	for _, o := range opts {
+		key, value := o.key, o.value
 		if seen[key] {
 			return nil, fmt.Errorf("option %s= given twice", key)
 		}
 		seen[key] = true
-		value = strings.Trim(value, `"`)
 		switch key {
 		case "name":
 			if value == "" {
@@ -122,12 +127,16 @@ func parseDirective(text string) (*Directive, error) {
 			}
 			d.Type = value
 		case "capture":
-			switch Capture(value) {
-			case CaptureAll, CaptureInput, CaptureOutput, CaptureNone:
-				d.Capture = Capture(value)
-			default:
-				return nil, fmt.Errorf("unknown capture mode %q; use all, input, output or none", value)
+			// One parser for capture= and FLUXLOOP_CAPTURE.
+			m, err := fluxloopruntime.ParseCapture(value)
+			if err != nil {
+				msg := fmt.Sprintf("unknown capture mode %q; use all, input, output or none", value)
+				if i := strings.Index(err.Error(), " (did you mean"); i >= 0 {
+					msg += err.Error()[i:]
+				}
+				return nil, errors.New(msg)
 			}
+			d.Capture = Capture(m.String())
 		case "stream":
 			switch StreamMode(value) {
 			case StreamOn, StreamOff:
@@ -146,6 +155,59 @@ func parseDirective(text string) (*Directive, error) {
 		}
 	}
 	return d, nil
+}
+
+// optionSpace separates the verb and the options of a directive.
+const optionSpace = " \t\r\n\v\f"
+
+// An option is one key=value of a directive.
+type option struct{ key, value string }
+
+// splitOptions splits the options of a directive at spaces. A value may be a
+// Go string literal, for names with spaces or other special characters:
+// name="my tool" or name=`my tool`.
+func splitOptions(body, verb string) ([]option, error) {
+	var opts []option
+	rest := strings.TrimLeft(body, optionSpace)
+	for rest != "" {
+		end := strings.IndexAny(rest, optionSpace+"=")
+		if end < 0 {
+			end = len(rest)
+		}
+		if end == len(rest) || rest[end] != '=' {
+			f := rest[:end]
+			if len(opts) > 0 && opts[len(opts)-1].key == "name" {
+				return nil, fmt.Errorf("malformed option %q in %s%s after name=%s: a name with spaces must be quoted, as in name=%q", f, directivePrefix, verb, opts[len(opts)-1].value, opts[len(opts)-1].value+" "+f)
+			}
+			return nil, fmt.Errorf("malformed option %q in %s%s: options are key=value (name=, type=, capture=, stream=)", f, directivePrefix, verb)
+		}
+		key := rest[:end]
+		rest = rest[end+1:]
+		var value string
+		if rest != "" && (rest[0] == '"' || rest[0] == '`') {
+			lit, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				return nil, fmt.Errorf("unterminated or malformed quoted value of %s= in %s%s: write it as a Go string literal, as in %s=\"my tool\"", key, directivePrefix, verb, key)
+			}
+			value, _ = strconv.Unquote(lit)
+			rest = rest[len(lit):]
+			if rest != "" && !strings.ContainsRune(optionSpace, rune(rest[0])) {
+				return nil, fmt.Errorf("malformed option %s=%s%s in %s%s: put a space after the closing quote", key, lit, rest, directivePrefix, verb)
+			}
+		} else {
+			end := strings.IndexAny(rest, optionSpace)
+			if end < 0 {
+				end = len(rest)
+			}
+			value, rest = rest[:end], rest[end:]
+			if strings.ContainsAny(value, "\"`") {
+				return nil, fmt.Errorf("malformed value %s=%s in %s%s: quote a value as a whole Go string literal, as in %s=\"my tool\"", key, value, directivePrefix, verb, key)
+			}
+		}
+		opts = append(opts, option{key, value})
+		rest = strings.TrimLeft(rest, optionSpace)
+	}
+	return opts, nil
 }
 
 // isDirective reports whether a comment is a fluxloop directive.

@@ -3,6 +3,7 @@ package generator
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // FuzzParseDirective: any comment text gives a directive or an error, never
 // a panic, and an accepted directive has a valid kind, type and capture.
 func FuzzParseDirective(f *testing.F) {
-	for _, s := range []string{"//fluxloop:trace", "//fluxloop:agent name=x type=tool capture=input", "//fluxloop:trcae", "//fluxloop:trace name", "//fluxloop:trace a=b=c", "//fluxloop: trace", "//fluxloop:trace name=\"q\""} {
+	for _, s := range []string{"//fluxloop:trace name=\"my tool\" type=tool", "//fluxloop:trace name=`a b`", "//fluxloop:trace name=\"x", "//fluxloop:trace", "//fluxloop:agent name=x type=tool capture=input", "//fluxloop:trcae", "//fluxloop:trace name", "//fluxloop:trace a=b=c", "//fluxloop: trace", "//fluxloop:trace name=\"q\""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -53,6 +54,17 @@ func FuzzGenerate(f *testing.F) {
 				f.Add(string(file.Data))
 			}
 		}
+	}
+	// Standard-library sources, as they are and with every top-level
+	// function marked.
+	goroot, _ := exec.Command("go", "env", "GOROOT").Output()
+	for _, name := range []string{"strings/strings.go", "sort/sort.go", "bufio/scan.go", "errors/wrap.go", "container/list/list.go"} {
+		data, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "src", name))
+		if err != nil {
+			continue
+		}
+		f.Add(string(data))
+		f.Add(strings.ReplaceAll(string(data), "\nfunc ", "\n//fluxloop:trace\nfunc "))
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		dir := t.TempDir()

@@ -111,11 +111,11 @@ func Generate(ctx context.Context, opts Options) (res *Result, err error) {
 			res, err = nil, fmt.Errorf("internal error (please report it): %v", p)
 		}
 	}()
-	pkgs, err := load(ctx, &opts)
+	pkgs, warnings, err := load(ctx, &opts)
 	if err != nil {
 		return nil, err
 	}
-	res = &Result{}
+	res = &Result{Warnings: warnings}
 	var errs ErrorList
 	for _, pf := range pkgs {
 		g := newPackageRewriter(pf, &opts)

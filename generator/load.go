@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"go/ast"
+	"go/token"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -39,7 +41,7 @@ func mentionsFluxloop(src []byte) bool {
 // need a look, grouped by package, with their type information. Packages
 // without a single candidate file are not type-checked at all, so a run over
 // a large tree costs a go list plus the packages that use fluxloop.
-func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
+func load(ctx context.Context, opts *Options) ([]*packageFiles, []string, error) {
 	// The results of a load carry the warnings of the files it skipped in
 	// their packageFiles.
 	cfg := &packages.Config{
@@ -52,11 +54,15 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 	cfg.Mode = listMode
 	listed, err := packages.Load(cfg, opts.patterns()...)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", strings.Join(opts.patterns(), " "), err)
+		if strings.Contains(err.Error(), "go.mod file not found") {
+			return nil, nil, fmt.Errorf("no go.mod in %s or its parents: run it inside a Go module (go mod init)", opts.absDir())
+		}
+		return nil, nil, fmt.Errorf("list %s: %w", strings.Join(opts.patterns(), " "), err)
 	}
 	if err := packageErrors(listed, true, opts.absDir()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var warnings []string
 	want := map[string]bool{}
 	cache := map[string][]byte{}
 	for _, p := range listed {
@@ -65,9 +71,10 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 			if !ok {
 				src, err = os.ReadFile(f)
 				if err != nil {
-					return nil, fmt.Errorf("read %s: %w", f, err)
+					return nil, nil, fmt.Errorf("read %s: %w", relPath(opts.absDir(), f), err)
 				}
 				cache[f] = src
+				warnings = append(warnings, spacedDirectives(relPath(opts.absDir(), f), src)...)
 			}
 			if mentionsFluxloop(src) {
 				// An external test package is loaded with the package
@@ -84,13 +91,14 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 		}
 	}
 	if len(want) == 0 {
-		return nil, nil
+		return nil, warnings, nil
 	}
 	if pkgs, ok, err := typeCheck(ctx, cfg, listed, want, cache); ok || err != nil {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return groupFiles(pkgs, cache, opts)
+		pfs, err := groupFiles(pkgs, cache, opts)
+		return pfs, warnings, err
 	}
 	var paths []string
 	for p := range want {
@@ -100,12 +108,13 @@ func load(ctx context.Context, opts *Options) ([]*packageFiles, error) {
 	cfg.Mode = loadMode
 	pkgs, err := packages.Load(cfg, paths...)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", strings.Join(paths, " "), err)
+		return nil, nil, fmt.Errorf("load %s: %w", strings.Join(paths, " "), err)
 	}
 	if err := packageErrors(pkgs, false, opts.absDir()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return groupFiles(pkgs, cache, opts)
+	pfs, err := groupFiles(pkgs, cache, opts)
+	return pfs, warnings, err
 }
 
 // packageErrors turns the errors go/packages found into an ErrorList. When
@@ -124,6 +133,8 @@ func packageErrors(pkgs []*packages.Package, listOnly bool, dir string) error {
 			if pos := parsePos(e.Pos); pos.IsValid() {
 				pos.Filename = relPath(dir, pos.Filename)
 				list = append(list, &Error{Pos: pos, Msg: e.Msg})
+			} else if pe := nulError(e.Msg, dir); pe != nil {
+				list = append(list, pe)
 			} else {
 				plain = append(plain, e.Msg)
 			}
@@ -140,6 +151,27 @@ func packageErrors(pkgs []*packages.Package, listOnly bool, dir string) error {
 		return list.sort()
 	}
 	return nil
+}
+
+// nulReadRE matches the go command's error for a Go file with a NUL byte,
+// which it gives without a position.
+var nulReadRE = regexp.MustCompile(`^read (.+\.go): unexpected NUL in input$`)
+
+// nulError positions the go command's "unexpected NUL in input" at the
+// first NUL of the file: file:line:col: message.
+func nulError(msg, dir string) *Error {
+	m := nulReadRE.FindStringSubmatch(strings.TrimSpace(msg))
+	if m == nil {
+		return nil
+	}
+	pos := token.Position{Filename: relPath(dir, m[1]), Line: 1, Column: 1}
+	if src, err := os.ReadFile(m[1]); err == nil {
+		if i := bytes.IndexByte(src, 0); i >= 0 {
+			pos.Line = 1 + bytes.Count(src[:i], []byte("\n"))
+			pos.Column = 1 + i - (bytes.LastIndexByte(src[:i], '\n') + 1)
+		}
+	}
+	return &Error{Pos: pos, Msg: "unexpected NUL byte: not a Go source file"}
 }
 
 // packageFiles is a package (with its tests) and the files of it to rewrite.

@@ -75,7 +75,7 @@ func writeIfChanged(path string, data []byte) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
-	tmp, err := writeTemp(Change{Path: path, New: data})
+	tmp, err := writeTemp(path, data)
 	if err != nil {
 		return err
 	}

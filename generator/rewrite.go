@@ -180,7 +180,25 @@ func (g *packageRewriter) rewriteFile(f *sourceFile) ([]byte, int, error) {
 			}
 		}
 	}
-	return out, count, nil
+	return keepEncoding(f.src, out), count, nil
+}
+
+var utf8BOM = []byte("\ufeff")
+
+// keepEncoding gives the printed file the byte order mark and the CRLF line
+// endings of its source, which the printer (like gofmt) drops: a file that
+// starts with a BOM keeps it, and a file whose every line ends in CRLF keeps
+// them (a file with mixed line endings gets LF throughout, as from gofmt).
+// Both are the same program either way: the compiler ignores a leading BOM
+// and the CRs of raw strings.
+func keepEncoding(src, out []byte) []byte {
+	if bytes.HasPrefix(src, utf8BOM) && !bytes.HasPrefix(out, utf8BOM) {
+		out = append(append([]byte(nil), utf8BOM...), out...)
+	}
+	if n := bytes.Count(src, []byte("\n")); n > 0 && bytes.Count(src, []byte("\r\n")) == n && !bytes.Contains(out, []byte("\r")) {
+		out = bytes.ReplaceAll(out, []byte("\n"), []byte("\r\n"))
+	}
+	return out
 }
 
 // print renders the rewritten file.
@@ -245,6 +263,8 @@ func importNamesOf(p *packages.Package) importNames {
 		m[path] = imp.Name
 		m[imp.PkgPath] = imp.Name
 	}
+	// go/packages never lists unsafe among a package's imports.
+	m["unsafe"] = "unsafe"
 	return m
 }
 

@@ -254,7 +254,7 @@ func stdlibEncoder(t reflect.Type) encoderFunc {
 			}
 			p := reflect.New(t)
 			p.Elem().Set(reflect.ValueOf(x))
-			return e.str(b, p.MethodByName("Redacted").Call(nil)[0].String())
+			return e.str(b, redactQuery(p.MethodByName("Redacted").Call(nil)[0].String()))
 		}
 	case "time.Month", "time.Weekday", "time.Location", "net/netip.Addr", "net/netip.Prefix",
 		"net/netip.AddrPort", "net.IP", "net.IPNet", "net.HardwareAddr", "math/big.Int",

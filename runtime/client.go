@@ -25,10 +25,13 @@ type Client struct {
 
 	queue  chan *Span
 	wakeAt int           // queue length at which producers wake the writer early
-	wake   chan struct{} // capacity 1: "the queue is filling up"
-	reqs   chan request
-	stop   chan struct{} // closed by Shutdown, after stopCtx is set
-	done   chan struct{} // closed when the writer has exited, after stopErr is set
+	wake   chan struct{} // capacity 1: "the queue is filling up" or "a trace is complete"
+	// rootWake is set while the writer sleeps between polls and would
+	// rather be woken by a root's end (see enqueue and run).
+	rootWake atomic.Bool
+	reqs     chan request
+	stop     chan struct{} // closed by Shutdown, after stopCtx is set
+	done     chan struct{} // closed when the writer has exited, after stopErr is set
 
 	stopCtx context.Context
 	stopErr error
@@ -103,7 +106,13 @@ func (c *Client) Storage() Storage { return c.storage }
 
 // enqueue hands a finished span to the writer without ever blocking. The
 // writer polls the queue while it is busy, so a send rarely has to wake it;
-// producers nudge it when the queue is half full.
+// producers nudge it when the queue is half full, and when a root ends with
+// the writer caught up (the queue holds only that span) and sleeping
+// between polls (rootWake), so that a finished trace is written at once
+// rather than at the next poll or tick. Under load the queue is not empty,
+// and right after writing a root the writer polls again within rootGap
+// without being woken, so a root costs its producer an atomic load and the
+// writer at most one wake-up per rootGap.
 func (c *Client) enqueue(s *Span) {
 	if c.closed.Load() {
 		c.dropped.Add(1)
@@ -111,7 +120,7 @@ func (c *Client) enqueue(s *Span) {
 	}
 	select {
 	case c.queue <- s:
-		if len(c.queue) >= c.wakeAt {
+		if n := len(c.queue); n >= c.wakeAt || n <= 1 && s.up == nil && c.rootWake.Load() {
 			select {
 			case c.wake <- struct{}{}:
 			default:
@@ -290,7 +299,9 @@ func defaultOff(c *Client) {
 // defaultClient returns the default client, creating it from the environment
 // on first use (double-checked under std.mu, which plays sync.Once's part but
 // can be reset by SetDefault(nil)). Invalid environment values are reported
-// on stderr, once per creation, and replaced by their defaults.
+// on stderr, once per creation, each with the value used instead: the
+// default, except that an unreadable FLUXLOOP_ENABLED switches tracing off
+// and an unreadable FLUXLOOP_CAPTURE captures nothing.
 func defaultClient() *Client {
 	if c := std.p.Load(); c != nil {
 		return c
@@ -300,10 +311,7 @@ func defaultClient() *Client {
 	if c := std.p.Load(); c != nil {
 		return c
 	}
-	cfg, err := envConfig()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%v (using the defaults for these)\n", err)
-	}
+	cfg := lazyConfig(os.Getenv, os.Stderr)
 	c, err := newClient(cfg)
 	if err != nil {
 		def := fallbackConfig(cfg)
@@ -325,16 +333,16 @@ func defaultClient() *Client {
 // environment on first use. Calling it again replaces the default client,
 // shutting the old one down (waiting up to 5 seconds for its queue). An
 // invalid variable or option makes it return an error naming it and its
-// value, and leaves the current client in place.
+// value, and leaves the current client in place; an option given for the
+// same setting as an invalid variable wins, and the variable is then
+// ignored (Init(WithSampleRate(0.5)) succeeds with FLUXLOOP_SAMPLE_RATE=1.5).
+// To tell whether an option sets a field, Init applies the options to two
+// scratch configurations besides the real one, so options should not have
+// side effects.
 func Init(opts ...Option) error {
-	cfg, err := envConfig()
+	cfg, err := initConfig(os.Getenv, opts)
 	if err != nil {
 		return err
-	}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
 	}
 	c, err := newClient(cfg)
 	if err != nil {

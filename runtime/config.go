@@ -3,8 +3,8 @@ package fluxloop
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -70,7 +70,12 @@ type Config struct {
 	// up to 4096.
 	BatchSize int
 	// FlushInterval is the longest an observation waits in the writer
-	// (default 5s; FLUXLOOP_FLUSH_INTERVAL, a Go duration or seconds).
+	// (default 200ms; FLUXLOOP_FLUSH_INTERVAL, a Go duration or seconds).
+	// A trace is written as soon as its root observation ends, without
+	// waiting for the interval; the interval bounds how long the
+	// observations of a trace still running (or of goroutines that outlive
+	// their root) wait, and so what a program that exits without Shutdown
+	// loses.
 	FlushInterval time.Duration
 	// MaxQueueSize bounds the observations waiting for the writer; beyond it
 	// observations are dropped and counted in Stats (default 16384;
@@ -98,7 +103,7 @@ const (
 	DefaultMaxItems      = 100
 	DefaultMaxNodes      = 200
 	DefaultBatchSize     = 10
-	DefaultFlushInterval = 5 * time.Second
+	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultMaxQueueSize  = 16384
 
 	maxWriteBatch = 4096
@@ -241,46 +246,57 @@ func (c *Config) validate() error {
 // envPrefix is the prefix of every environment variable fluxloop reads.
 const envPrefix = "FLUXLOOP_"
 
+// envError is an invalid FLUXLOOP_ variable: Init returns it, naming the
+// variable and its value; the lazily created default client prints it with
+// the value it uses instead.
+type envError struct {
+	name  string // the variable, with its prefix
+	val   string // its value, trimmed
+	want  string // what the value must be
+	field string // the Config field it sets, to tell whether an option overrides it
+	using string // what is used instead: the default, or a safe value
+}
+
+func (e *envError) Error() string {
+	return fmt.Sprintf("fluxloop: %s=%q: %s", e.name, e.val, e.want)
+}
+
+// warning is the message of the lazily created default client.
+func (e *envError) warning() string { return e.Error() + "; " + e.using }
+
 // applyEnv sets c's fields from the environment. It applies every valid
-// variable and returns the errors of the invalid ones, each naming the
-// variable and its value.
-func (c *Config) applyEnv(getenv func(string) string) error {
-	var errs []error
+// variable and returns the invalid ones, each naming the variable and its
+// value. An invalid variable leaves its field as it was (the default),
+// except FLUXLOOP_ENABLED, which then switches tracing off, and
+// FLUXLOOP_CAPTURE, which then captures nothing: a switch that cannot be
+// read fails safe.
+func (c *Config) applyEnv(getenv func(string) string) []*envError {
+	var errs []*envError
 	get := func(name string) (string, bool) {
 		v := strings.TrimSpace(getenv(envPrefix + name))
 		return v, v != ""
 	}
-	bad := func(name, val, want string) {
-		errs = append(errs, fmt.Errorf("fluxloop: %s%s=%q: %s", envPrefix, name, val, want))
+	bad := func(name, val, want, field, using string) {
+		errs = append(errs, &envError{name: envPrefix + name, val: val, want: want, field: field, using: using})
 	}
-	boolVar := func(name string, dst *bool) {
+	boolVar := func(name string, dst *bool, field string) {
 		if v, ok := get(name); ok {
 			b, err := parseBool(v)
 			if err != nil {
-				bad(name, v, "want true or false")
+				bad(name, v, "must be true or false", field, "using "+strconv.FormatBool(*dst))
 				return
 			}
 			*dst = b
 		}
 	}
-	intVar := func(name string, dst *int, lo int) {
+	intVar := func(name string, dst *int, lo int, field string) {
 		if v, ok := get(name); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < lo {
-				bad(name, v, fmt.Sprintf("want an integer >= %d", lo))
+				bad(name, v, fmt.Sprintf("must be an integer >= %d", lo), field, "using "+strconv.Itoa(*dst))
 				return
 			}
 			*dst = n
-		}
-	}
-	durVar := func(name string, dst *time.Duration) {
-		if v, ok := get(name); ok {
-			d, err := parseDuration(v)
-			if err != nil || d <= 0 {
-				bad(name, v, "want a positive Go duration (5s, 500ms) or a number of seconds")
-				return
-			}
-			*dst = d
 		}
 	}
 	strVar := func(name string, dst *string) {
@@ -289,7 +305,15 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 	}
 
-	boolVar("ENABLED", &c.Enabled)
+	if v, ok := get("ENABLED"); ok {
+		b, err := parseBool(v)
+		if err != nil {
+			c.Enabled = false
+			bad("ENABLED", v, "must be true or false", "Enabled", "tracing is off until it is fixed")
+		} else {
+			c.Enabled = b
+		}
+	}
 	strVar("OFFLINE_DIR", &c.Dir)
 	strVar("DIR", &c.Dir)
 	if v, ok := get("STORAGE"); ok {
@@ -298,7 +322,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v, ok := get("SAMPLE_RATE"); ok {
 		r, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(r) || r < 0 || r > 1 {
-			bad("SAMPLE_RATE", v, "want a number between 0 and 1")
+			bad("SAMPLE_RATE", v, "must be a number between 0 and 1", "SampleRate", "using "+strconv.FormatFloat(c.SampleRate, 'g', -1, 64))
 		} else {
 			c.SampleRate = r
 		}
@@ -306,39 +330,101 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v, ok := get("CAPTURE"); ok {
 		m, err := ParseCapture(v)
 		if err != nil {
-			bad("CAPTURE", v, "want all, input, output or none")
+			c.Capture = CaptureNone
+			bad("CAPTURE", v, "must be all, input, output or none"+didYouMean(v), "Capture", "using none (no inputs or outputs recorded) until it is fixed")
 		} else {
 			c.Capture = m
 		}
 	}
-	intVar("MAX_FIELD_BYTES", &c.MaxFieldBytes, 64)
-	intVar("MAX_DEPTH", &c.MaxDepth, 1)
-	intVar("MAX_ITEMS", &c.MaxItems, 1)
-	intVar("MAX_NODES", &c.MaxNodes, 1)
-	boolVar("USER_MARSHALERS", &c.UserMarshalers)
-	intVar("BATCH_SIZE", &c.BatchSize, 1)
-	durVar("FLUSH_INTERVAL", &c.FlushInterval)
-	intVar("MAX_QUEUE_SIZE", &c.MaxQueueSize, 1)
-	boolVar("DEBUG", &c.Debug)
+	intVar("MAX_FIELD_BYTES", &c.MaxFieldBytes, 64, "MaxFieldBytes")
+	intVar("MAX_DEPTH", &c.MaxDepth, 1, "MaxDepth")
+	intVar("MAX_ITEMS", &c.MaxItems, 1, "MaxItems")
+	intVar("MAX_NODES", &c.MaxNodes, 1, "MaxNodes")
+	boolVar("USER_MARSHALERS", &c.UserMarshalers, "UserMarshalers")
+	intVar("BATCH_SIZE", &c.BatchSize, 1, "BatchSize")
+	if v, ok := get("FLUSH_INTERVAL"); ok {
+		d, err := parseDuration(v)
+		if err != nil || d <= 0 {
+			bad("FLUSH_INTERVAL", v, "must be a positive Go duration (5s, 500ms) or a number of seconds", "FlushInterval", "using "+c.FlushInterval.String())
+		} else {
+			c.FlushInterval = d
+		}
+	}
+	intVar("MAX_QUEUE_SIZE", &c.MaxQueueSize, 1, "MaxQueueSize")
+	boolVar("DEBUG", &c.Debug, "Debug")
 	strVar("SERVICE_NAME", &c.ServiceName)
 	strVar("ENVIRONMENT", &c.Environment)
-	return errors.Join(errs...)
+	return errs
 }
 
-// ParseCapture parses a capture mode as FLUXLOOP_CAPTURE spells it: all,
-// input, output or none (case-insensitive).
+// envVars are the variables applyEnv reads, without the prefix.
+var envVars = []string{
+	"ENABLED", "OFFLINE_DIR", "DIR", "STORAGE", "SAMPLE_RATE", "CAPTURE",
+	"MAX_FIELD_BYTES", "MAX_DEPTH", "MAX_ITEMS", "MAX_NODES", "USER_MARSHALERS",
+	"BATCH_SIZE", "FLUSH_INTERVAL", "MAX_QUEUE_SIZE", "DEBUG", "SERVICE_NAME",
+	"ENVIRONMENT",
+}
+
+// optionSets reports whether opts set the Config field named field: they
+// are applied to two configurations holding different values there, and
+// set it if both end with the same value.
+func optionSets(opts []Option, field string) bool {
+	var got [2]any
+	for i := range got {
+		c := defaultConfig()
+		f := reflect.ValueOf(&c).Elem().FieldByName(field)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(i == 1)
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(-1 - i))
+		case reflect.Uint8:
+			f.SetUint(uint64(250 + i))
+		case reflect.Float64:
+			f.SetFloat(float64(-1 - i))
+		default:
+			return false
+		}
+		for _, o := range opts {
+			if o != nil {
+				o(&c)
+			}
+		}
+		got[i] = f.Interface()
+	}
+	return got[0] == got[1]
+}
+
+// ParseCapture parses a capture mode as FLUXLOOP_CAPTURE and the capture=
+// option of directives spell it: all, input, output or none
+// (case-insensitive, surrounding spaces ignored).
 func ParseCapture(s string) (Capture, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "all":
 		return CaptureAll, nil
-	case "input", "inputs":
+	case "input":
 		return CaptureInput, nil
-	case "output", "outputs":
+	case "output":
 		return CaptureOutput, nil
 	case "none":
 		return CaptureNone, nil
 	}
-	return 0, fmt.Errorf("fluxloop: capture mode %q is not all, input, output or none", s)
+	return 0, fmt.Errorf("fluxloop: capture mode %q is not all, input, output or none%s", s, didYouMean(s))
+}
+
+// didYouMean suggests the capture mode a plural or a synonym meant.
+func didYouMean(s string) string {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "inputs", "in", "args", "arguments":
+		return ` (did you mean "input"?)`
+	case "outputs", "out", "results":
+		return ` (did you mean "output"?)`
+	case "both", "on", "true":
+		return ` (did you mean "all"?)`
+	case "off", "false", "nothing":
+		return ` (did you mean "none"?)`
+	}
+	return ""
 }
 
 func parseBool(s string) (bool, error) {
@@ -374,9 +460,34 @@ func fallbackConfig(cfg Config) Config {
 	return def
 }
 
-// envConfig returns the defaults overridden by the environment.
-func envConfig() (Config, error) {
+// initConfig is the configuration Init makes: the defaults, overridden by
+// the environment, overridden by opts. An invalid variable is an error
+// unless an option sets the same field, in which case the option wins and
+// the variable is ignored.
+func initConfig(getenv func(string) string, opts []Option) (Config, error) {
 	c := defaultConfig()
-	err := c.applyEnv(os.Getenv)
-	return c, err
+	envErrs := c.applyEnv(getenv)
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	var errs []error
+	for _, e := range envErrs {
+		if !optionSets(opts, e.field) {
+			errs = append(errs, e)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// lazyConfig is the configuration of the lazily created default client:
+// the defaults overridden by the valid variables; each invalid one is
+// reported on w with the value used instead.
+func lazyConfig(getenv func(string) string, w io.Writer) Config {
+	c := defaultConfig()
+	for _, e := range c.applyEnv(getenv) {
+		fmt.Fprintln(w, e.warning())
+	}
+	return c
 }

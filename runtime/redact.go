@@ -2,6 +2,7 @@ package fluxloop
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -343,4 +344,52 @@ func (r *redaction) call(key string, v any) (repl any, ok bool) {
 		}
 	}()
 	return r.fn(key, v)
+}
+
+// redactQuery masks, in the query of URL text u, the values of parameters
+// whose names IsSecretKey flags (api_key, token, ...), keeping the rest of
+// the text as it is.
+func redactQuery(u string) string {
+	q := strings.IndexByte(u, '?')
+	if q < 0 {
+		return u
+	}
+	end := len(u)
+	if h := strings.IndexByte(u[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	var out []byte
+	start := q + 1
+	for i := start; i <= end; i++ {
+		if i < end && u[i] != '&' && u[i] != ';' {
+			continue
+		}
+		param := u[start:i]
+		if eq := strings.IndexByte(param, '='); eq >= 0 {
+			key := param[:eq]
+			if k, err := url.QueryUnescape(key); err == nil {
+				key = k
+			}
+			if IsSecretKey(key) && param[eq+1:] != Masked {
+				if out == nil {
+					out = append(out, u[:start]...)
+				}
+				out = append(out, param[:eq+1]...)
+				out = append(out, Masked...)
+				if i < end {
+					out = append(out, u[i])
+				}
+				start = i + 1
+				continue
+			}
+		}
+		if out != nil {
+			out = append(out, u[start:min(i+1, end)]...)
+		}
+		start = i + 1
+	}
+	if out == nil {
+		return u
+	}
+	return string(append(out, u[end:]...))
 }

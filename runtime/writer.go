@@ -9,14 +9,27 @@ import (
 )
 
 // pollInterval is how long the busy writer sleeps between two looks at the
-// queue. Producers never wake a busy writer (a wake-up costs the producer a
-// scheduler call), except when the queue is half full; an idle writer blocks
-// on the queue and the first span wakes it.
+// queue. Producers wake the writer (a wake-up costs the producer a
+// scheduler call) only when the queue is half full, or when a root ends
+// while the queue is otherwise empty; an idle writer blocks on the queue and
+// the first span wakes it.
 const pollInterval = 5 * time.Millisecond
+
+// rootGap is how soon after writing a root the busy writer looks at the
+// queue again, writing the roots that ended meanwhile; producers do not
+// wake it during that time, so that roots ending one after another cost at
+// most one write per rootGap, not one each.
+const rootGap = time.Millisecond
 
 // run is the client's background writer: it takes finished spans from the
 // queue, converts them to records (record.go) and writes them to the storage
 // in batches. It is the only goroutine that calls the storage.
+//
+// A batch is written when BatchSize spans are pending, when a root
+// observation is among them (its trace is complete: written at once, within
+// a poll interval when the writer is busy, rather than at the next tick, so
+// that a program that exits without Shutdown loses little), when the queue
+// is half full, and at each FlushInterval tick.
 func (c *Client) run() {
 	defer close(c.done)
 	w := &writer{c: c, pcs: make(pcPositions), traceMD: staticTraceMetadata(c)}
@@ -26,11 +39,14 @@ func (c *Client) run() {
 	poll.Stop()
 	bg := context.Background()
 	for {
+		urgent := false         // woken: write without waiting for a batch
+		c.rootWake.Store(false) // the first span wakes an idle writer anyway
 		// Idle: wait for the first span, a request or the flush tick.
 		select {
 		case s := <-c.queue:
 			w.add(bg, s)
 		case <-c.wake:
+			urgent = true
 		case <-ticker.C:
 			w.write(bg)
 		case r := <-c.reqs:
@@ -39,17 +55,25 @@ func (c *Client) run() {
 			w.shutdown()
 			return
 		}
-		// Busy: take what has arrived, write full batches, sleep a little,
-		// until a look at the queue finds nothing.
+		// Busy: take what has arrived, write full batches (or everything
+		// when a trace is complete or the queue filling), sleep a little
+		// (rootGap after writing a root, when producers do not wake the
+		// writer; pollInterval otherwise, when a root's end does), until a
+		// look at the queue finds nothing.
 		for {
 			n := w.takeAvailable(bg)
-			if n == 0 {
+			wait := pollInterval
+			if w.root {
+				wait = rootGap // roots that end meanwhile wait for the next look
+			}
+			if urgent || w.root || len(w.pending) >= c.cfg.BatchSize {
+				w.write(bg)
+				urgent = false
+			}
+			if n == 0 && wait == pollInterval {
 				break
 			}
-			if len(w.pending) >= c.cfg.BatchSize {
-				w.write(bg)
-			}
-			wait := pollInterval
+			c.rootWake.Store(wait == pollInterval)
 			if n >= cap(c.queue) {
 				wait = 0 // falling behind: only look at requests and ticks
 			}
@@ -58,6 +82,7 @@ func (c *Client) run() {
 			case <-poll.C:
 			case <-c.wake:
 				poll.Stop()
+				urgent = true
 			case <-ticker.C:
 				poll.Stop()
 				w.write(bg)
@@ -68,9 +93,6 @@ func (c *Client) run() {
 				w.shutdown()
 				return
 			}
-		}
-		if len(w.pending) >= c.cfg.BatchSize {
-			w.write(bg)
 		}
 	}
 }
@@ -108,6 +130,7 @@ func (w *writer) shutdown() {
 type writer struct {
 	c       *Client
 	pending []*Span
+	root    bool     // a root span is pending: write without waiting for a batch
 	records []Record // of the pending spans, reused between batches
 	pcs     pcPositions
 	arena   []byte  // input and output bytes of the records
@@ -118,6 +141,7 @@ type writer struct {
 func (w *writer) add(ctx context.Context, s *Span) {
 	w.c.received.Add(1)
 	w.pending = append(w.pending, s)
+	w.root = w.root || s.up == nil
 	if len(w.pending) >= maxWriteBatch {
 		w.write(ctx)
 	}
@@ -158,6 +182,7 @@ func (w *writer) write(ctx context.Context) {
 	if len(w.pending) == 0 {
 		return
 	}
+	w.root = false
 	n := uint64(len(w.pending))
 	w.records = slices.Grow(w.records[:0], len(w.pending))[:len(w.pending)]
 	w.arena, w.fields = w.arena[:0], w.fields[:0]

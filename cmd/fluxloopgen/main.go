@@ -10,11 +10,13 @@
 //	//fluxloop:trace name=search type=tool capture=input
 //	func (s *Store) Search(ctx context.Context, q string) ([]Doc, error) { ... }
 //
-// Options: name= (default: the function's name, or Type.Method), type= (span,
+// Options: name= (default: the function's name, or Type.Method; a name with
+// spaces is written as a Go string literal, name="my tool"), type= (span,
 // agent, chain, tool, generation, event, evaluation; default agent for
 // //fluxloop:agent and span for //fluxloop:trace), capture= (all, input,
 // output, none; default all). Like //go: directives, a directive has no space
-// after the slashes: "// fluxloop:trace" is an ordinary comment.
+// after the slashes: "// fluxloop:trace" is an ordinary comment, which
+// fluxloopgen warns about.
 //
 // Usage:
 //
@@ -106,6 +108,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -114,6 +117,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/fluxloop/fluxloop-go/generator"
 	"github.com/fluxloop/fluxloop-go/internal/diff"
@@ -146,6 +150,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return goWrapper(ctx, args[0], args[1:], stdout, stderr)
 		case "annotate":
 			return annotate(ctx, args[1:], stdout, stderr)
+		}
+		if s := mistypedCommand(args[0]); s != "" {
+			fmt.Fprintf(stderr, "fluxloopgen: unknown command %q; did you mean %q?\n", args[0], s)
+			return 2
 		}
 	}
 	fs := flag.NewFlagSet("fluxloopgen", flag.ContinueOnError)
@@ -180,14 +188,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *tags != "" {
 		opts.Tags = splitTags(*tags)
 	}
+	var logw *prefixWriter
 	if *verbose {
-		opts.Log = stderr
+		logw = &prefixWriter{w: stderr, prefix: "fluxloopgen: "}
+		opts.Log = logw
 	}
 	generate := generator.Generate
 	if *overlay != "" && !*list && !*showDiff && !*check {
 		generate = generateCached // an overlay build reuses unchanged results
 	}
 	res, err := generate(ctx, opts)
+	logw.flush()
 	if err != nil {
 		fmt.Fprintf(stderr, "%s\n", prefixLines(err.Error()))
 		return 2
@@ -230,6 +241,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if dryRun || len(res.Changes) == 0 {
 		return 0
 	}
+	if *verbose {
+		for _, c := range res.Changes {
+			fmt.Fprintf(stderr, "fluxloopgen: will write %s (%d -> %d bytes)\n", displayPath(cwd, c.Path), len(c.Old), len(c.New))
+		}
+	}
 	if !*remove {
 		if err := generator.RequireRuntime(ctx, ".", toolVersion(), os.Environ(), *gomod); err != nil {
 			fmt.Fprintf(stderr, "fluxloopgen: %v\n", err)
@@ -240,7 +256,107 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fluxloopgen: %v\n", err)
 		return 2
 	}
+	if *verbose {
+		fmt.Fprintf(stderr, "fluxloopgen: wrote %d files\n", len(res.Changes))
+	}
 	return 0
+}
+
+// commands are the subcommands, for the suggestion on a typo.
+var commands = []string{"build", "run", "test", "vet", "annotate"}
+
+// mistypedCommand returns the subcommand arg is likely a typo of, when arg
+// is a bare word (not a flag, not a path or pattern that exists).
+func mistypedCommand(arg string) string {
+	if arg == "" || strings.HasPrefix(arg, "-") || strings.ContainsAny(arg, "./\\") {
+		return ""
+	}
+	if _, err := os.Stat(arg); err == nil {
+		return ""
+	}
+	best, bestDist := "", 3
+	for _, c := range commands {
+		limit := 2
+		if len(c) <= 4 {
+			limit = 1
+		}
+		if d := editDistance(arg, c); d <= limit && d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein (optimal string alignment)
+// distance.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// prefixWriter prefixes every line written to it (-v notes), so that each
+// line of fluxloopgen's output says where it comes from. A nil
+// *prefixWriter is not used as a writer; flush on it does nothing.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := p.buf[:i+1]
+		if !bytes.HasPrefix(line, []byte(p.prefix)) {
+			if _, err := io.WriteString(p.w, p.prefix); err != nil {
+				return 0, err
+			}
+		}
+		if _, err := p.w.Write(line); err != nil {
+			return 0, err
+		}
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// flush writes a last line that had no newline.
+func (p *prefixWriter) flush() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) > 0 {
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf)
+		p.buf = nil
+	}
 }
 
 func splitTags(s string) []string { return strings.Split(s, ",") }
@@ -289,7 +405,7 @@ func displayPath(cwd, path string) string {
 // prefixLines leaves positioned messages as they are (file:line:col: msg)
 // and prefixes any other line with the command name.
 func prefixLines(msg string) string {
-	lines := strings.Split(msg, "\n")
+	lines := strings.Split(strings.TrimRight(msg, " \t\r\n"), "\n")
 	for i, l := range lines {
 		if !strings.Contains(l, ".go:") {
 			lines[i] = "fluxloopgen: " + l

@@ -77,7 +77,8 @@ func moduleRoot(ctx context.Context) (string, error) {
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not in a module: run it where go.mod is")
+		wd, _ := os.Getwd()
+		return "", fmt.Errorf("no go.mod in %s or its parents: run it inside a Go module (go mod init)", wd)
 	}
 	return filepath.Dir(gomod), nil
 }

@@ -81,7 +81,7 @@ var modules = []module{
 	// to observe a panic without recovering it; the README says so.
 	{path: "gopkg.in/yaml.v3", version: "v3.0.1", files: yamlLimits,
 		skip:      "^TestConformanceLimits$",
-		testFlags: []string{"-short"}, vetFlags: []string{"-structtag=false"}, timeout: "2m"},
+		testFlags: []string{"-short"}, vetFlags: []string{"-structtag=false"}, timeout: "4m"},
 	// A generic B-tree: recursion over nodes, trees of 10,000s of items
 	// passed around and copied. Plain, its tests take 7-12 s; the timeout
 	// leaves more than 10 times that.

@@ -23,7 +23,18 @@
 // followed by go build -overlay, with an empty build cache (cold) and again
 // with the cache kept and nothing changed (warm).
 //
-// Both take minutes and need the Go module proxy (or a module cache that
+// TestStdlib does the same to packages of the standard library (strings,
+// bytes, encoding/json, net/url, text/template and its parse, sort,
+// container/heap, list and ring, and the internal stringslite and fmtsort
+// they import): it copies them from GOROOT into a module of their own,
+// stdcopy, with their imports of each other rewritten (stdcopy/strings) and
+// small stubs for the internal packages that cannot build outside GOROOT
+// (bytealg, abi, godebug, reflectlite, asan, testenv), then marks,
+// instruments, vets and runs their tests with -race -short, plain first
+// (which must pass) and instrumented. It runs when FLUXLOOP_STDLIB=1 (make
+// stdlib); the tests it skips, and why, are in stdPackages.
+//
+// Both TestConformance and TestBuildOverhead take minutes and need the Go module proxy (or a module cache that
 // already holds the modules), so they run only when FLUXLOOP_CONFORMANCE=1:
 //
 //	FLUXLOOP_CONFORMANCE=1 go test -v -run Conformance ./internal/conformance/

@@ -192,6 +192,9 @@ func (r *Recorder) MustGet(name string) fluxloop.Observation {
 	r.t.Helper()
 	o, ok := r.ByName(name)
 	if !ok {
+		if len(r.Observations()) == 0 {
+			r.t.Fatalf("fluxlooptest: no observation named %q: nothing was recorded at all. Is the code instrumented (go generate, or fluxloopgen ./...)? Does the run start from this recorder (New installs it as the default client; with NewParallel, call the code with rec.Context())?", name)
+		}
 		r.t.Fatalf("fluxlooptest: no observation named %q; recorded:\n%s", name, r.Tree())
 	}
 	return o

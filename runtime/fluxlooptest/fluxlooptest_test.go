@@ -2,6 +2,8 @@ package fluxlooptest_test
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -126,5 +128,32 @@ func TestParallel(t *testing.T) {
 	})
 	if obs := def.Observations(); len(obs) != 0 {
 		t.Errorf("the default client recorded %d observations:\n%s", len(obs), def.Tree())
+	}
+}
+
+// fakeTB records Fatalf instead of stopping the test.
+type fakeTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// MustGet on a recorder that recorded nothing says so and hints at the
+// generator, rather than showing an empty tree.
+func TestMustGetNothingRecorded(t *testing.T) {
+	ft := &fakeTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fluxlooptest.NewParallel(ft).MustGet("Agent")
+	}()
+	<-done
+	if !strings.Contains(ft.msg, "nothing was recorded at all") || !strings.Contains(ft.msg, "instrumented") {
+		t.Errorf("message %q", ft.msg)
 	}
 }
