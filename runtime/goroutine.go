@@ -203,7 +203,9 @@ type Handover struct {
 //		helper() // traced, no ctx: a child of the observation active at `go`
 //	}()
 //
-// A later version of the generator inserts these calls at go statements.
+// The generator already hands over at go statements in traced functions
+// (Follow0 … Follow6VR3) and at sync.WaitGroup.Go and errgroup's Go/TryGo
+// (Bind, BindErr); Handoff is for hand-written goroutines elsewhere.
 // Functions that receive ctx do not need it.
 func Handoff(ctx context.Context) Handover {
 	if atomic.LoadUint32(&std.modeRaw) == modeOff {
