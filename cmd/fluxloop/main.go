@@ -10,6 +10,7 @@
 //	fluxloop serve [-addr 127.0.0.1:7777] [source]
 //	fluxloop open [-addr 127.0.0.1:7777] [ID|last] [source]
 //	fluxloop export [-format jsonl|md] [ID|last] [source]
+//	fluxloop upload [-url URL] [-key KEY] [-state FILE] [source]
 //
 // The source is a directory (default $FLUXLOOP_DIR, else ./.fluxloop), an
 // observations.jsonl path, or - for standard input: the output of a program
@@ -84,6 +85,8 @@ Commands:
                                    start the viewer and open a trace in the browser
   export [-format jsonl|md] [ID|last] [source]
                                    print a trace's lines, or its conversation as Markdown
+  upload [-url URL] [-key KEY] [-state FILE] [source]
+                                   send the files' records to a FluxLoop collector
   version                          print the version
 
 The source is a directory (default $FLUXLOOP_DIR, else ./.fluxloop), an
@@ -308,6 +311,30 @@ func command(ctx context.Context, name string, args []string, env *cli.Env) erro
 			return err
 		}
 		return cli.Export(env, src, ref, *format)
+
+	case "upload":
+		fs := newFlags(env, "upload", "[-url URL] [-key KEY] [-state FILE] [source]",
+			"Sends the observations and traces of the files (what the file storage wrote, or what the\n"+
+				"http storage spilled while its collector was down) to a FluxLoop collector, in batches.\n"+
+				"The state file records how far each batch acknowledged got in each file, per collector, so a\n"+
+				"re-run sends only what is new; a batch interrupted midway is sent again (duplicate ids).")
+		var o cli.UploadOptions
+		fs.StringVar(&o.URL, "url", "", "the collector's base `URL` (default $FLUXLOOP_API_URL)")
+		fs.StringVar(&o.APIKey, "key", "", "the collector's API `key` (default $FLUXLOOP_API_KEY)")
+		fs.StringVar(&o.State, "state", "", "the state `file` (default source/"+cli.UploadStateFile+")")
+		pos, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		_, source, err := split(pos, 1)
+		if err != nil {
+			return err
+		}
+		src, err := env.Source(source)
+		if err != nil {
+			return err
+		}
+		return cli.Upload(ctx, env, src, o)
 
 	case "version", "-version", "--version":
 		fmt.Fprintf(env.Stdout, "fluxloop %s\n", fluxloop.Version)
