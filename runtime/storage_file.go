@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/fluxloop/fluxloop-go/runtime/internal/flock"
 )
 
 // File names of the file storage, in its directory.
@@ -79,7 +81,7 @@ func (f *FileStorage) append(fp **os.File, name string, data []byte) error {
 		}
 		*fp = file
 	}
-	if err := lockedWrite(*fp, data); err != nil {
+	if err := flock.Write(*fp, data); err != nil {
 		return fmt.Errorf("fluxloop: write %s: %w", (*fp).Name(), err)
 	}
 	return nil

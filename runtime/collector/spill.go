@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	fluxloop "github.com/fluxloop/fluxloop-go/runtime"
+	"github.com/fluxloop/fluxloop-go/runtime/internal/flock"
 )
 
 // spillFiles appends JSON lines to the file storage's files in a directory,
@@ -52,7 +53,7 @@ func (f *spillFiles) append(fp **os.File, name string, data []byte) error {
 		}
 		*fp = file
 	}
-	if err := lockedWrite(*fp, data); err != nil {
+	if err := flock.Write(*fp, data); err != nil {
 		return fmt.Errorf("fluxloop: write %s: %w", (*fp).Name(), err)
 	}
 	return nil

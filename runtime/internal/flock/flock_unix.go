@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package fluxloop
+package flock
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"syscall"
 )
 
-// lockedWrite writes data with one write call under an exclusive flock, so
+// Write writes data with one write call under an exclusive flock, so
 // that processes appending to the same file never interleave lines.
-func lockedWrite(f *os.File, data []byte) error {
+func Write(f *os.File, data []byte) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
